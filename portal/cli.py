@@ -1,0 +1,129 @@
+"""The ``portal`` command line; user errors end here as a message and exit code 1."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from portal import __version__
+from portal.exceptions import PortalError
+from portal.problems import Report
+from portal.settings import Settings
+
+__all__ = ["main"]
+
+
+def _settings(root: Path | None, **overrides: Any) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if root is not None:
+        values["root"] = root
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        lines = [
+            f"setting PORTAL_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise click.UsageError("\n".join(lines)) from None
+
+
+root_option = click.option(
+    "--root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Repository root (default: PORTAL_ROOT or the current directory).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="portal")
+def cli() -> None:
+    """Quantum Portal: the developer portal of the Quantum platform."""
+
+
+@cli.command()
+@root_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--catalog",
+    "catalog_paths",
+    multiple=True,
+    metavar="GLOB",
+    help="Catalog files to read, relative to the root (repeatable; "
+    "default: PORTAL_CATALOG_PATHS or catalog/**/*.yaml).",
+)
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+def validate(root: Path | None, fmt: str, catalog_paths: tuple[str, ...], strict: bool) -> None:
+    """Validate the catalog, reporting every problem as path:line:column.
+
+    Exit status: 0 when clean, 1 on any error (or warning with --strict), 2 on usage errors.
+    """
+    from portal.catalog import load_catalog
+
+    settings = _settings(root, catalog_paths=list(catalog_paths) or None)
+    result = load_catalog(settings)
+    report = result.report
+    failed = report.has_errors or (strict and bool(report.warnings))
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "ok": not failed,
+                    "files": result.files,
+                    "entities": len(result.catalog),
+                    "kinds": result.catalog.kinds(),
+                    "problems": [p.to_dict() for p in report.sorted()],
+                },
+                indent=2,
+            )
+        )
+    else:
+        for problem in report.sorted():
+            click.echo(problem.format())
+        click.echo(_summary(report, result.files, len(result.catalog)), err=True)
+    sys.exit(1 if failed else 0)
+
+
+def _summary(report: Report, files: int, entities: int) -> str:
+    errors, warnings = len(report.errors), len(report.warnings)
+    return (
+        f"{entities} entities in {files} files: "
+        f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+    )
+
+
+@cli.group()
+def catalog() -> None:
+    """Work with the service catalog."""
+
+
+@catalog.command()
+@root_option
+def schema(root: Path | None) -> None:
+    """Print a JSON Schema of the descriptor format, for editors (yaml-language-server)."""
+    from portal.catalog.schema import catalog_schema
+    from portal.plugins import get_plugin_manager
+
+    settings = _settings(root)
+    click.echo(json.dumps(catalog_schema(get_plugin_manager(settings.root)), indent=2))
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except PortalError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

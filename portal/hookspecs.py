@@ -1,0 +1,34 @@
+"""Every extension point of the portal: one stub and one sentence each, keyword arguments only.
+
+Built-in behaviour is registered through these same hooks (see ``portal.plugins``),
+so an organisation's plugin in ``plugins/`` can add to it or replace it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from portal.catalog.kinds import KindSpec
+    from portal.catalog.model import Catalog, Entity
+    from portal.problems import Report
+
+hookspec = pluggy.HookspecMarker("portal")
+hookimpl = pluggy.HookimplMarker("portal")
+
+
+@hookspec
+def portal_catalog_kinds() -> list[KindSpec]:  # type: ignore[empty-body]
+    """Return kinds of entity (their apiVersions, spec fields and relations) the catalog accepts."""
+
+
+@hookspec
+def portal_catalog_check_entity(entity: Entity, report: Report) -> None:
+    """Check one valid entity against organisation rules, adding problems to ``report``."""
+
+
+@hookspec
+def portal_catalog_loaded(catalog: Catalog, report: Report) -> None:
+    """Inspect the whole catalog once it is loaded and related (cross-entity checks)."""

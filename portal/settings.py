@@ -1,0 +1,58 @@
+"""Typed runtime settings, read from ``PORTAL_*`` environment variables or a ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the portal can be told at start-up.
+
+    Passed explicitly to whatever needs it; nothing reads the environment on its own.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="PORTAL_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    root: Path = Field(
+        default=Path("."),
+        description="Repository root: catalog, docs and plugins are found below it, "
+        "and no catalog path may leave it.",
+    )
+    catalog_paths: list[str] = Field(
+        default=["catalog/**/*.yaml"],
+        description="Glob patterns, relative to the root, of the catalog's entity files.",
+    )
+    catalog_allowed_urls: list[str] = Field(
+        default=[],
+        description="URL prefixes that Location targets and $text/$json/$yaml may fetch "
+        "(e.g. https://git.example.com/org/). Empty: no URL is fetched.",
+    )
+    catalog_url_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds allowed for fetching one allow-listed URL."
+    )
+    max_file_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="Largest catalog or definition file read, in bytes.",
+    )
+    max_yaml_nodes: int = Field(
+        default=200_000,
+        gt=0,
+        description="Most YAML nodes one document may expand to once aliases are followed "
+        "(stops 'billion laughs' documents).",
+    )
+    max_yaml_depth: int = Field(
+        default=100, gt=0, description="Deepest nesting of mappings and lists allowed in YAML."
+    )
+
+    @field_validator("root")
+    @classmethod
+    def _root_exists(cls, value: Path) -> Path:
+        if not value.is_dir():
+            raise ValueError(f"{value} is not a directory")
+        return value.resolve()
