@@ -84,24 +84,44 @@ def load_documents(text: str, limits: Limits) -> list[Any]:
             node = loader.get_node()
             if check_aliases:
                 _check_expansion(node, limits)
-            documents.append(loader.construct_document(node))
+            document = loader.construct_document(node)
+            if _too_deep(document, limits.max_depth):
+                mark = node.start_mark
+                raise YamlError(_too_deep_message(limits), mark.line + 1, mark.column + 1)
+            documents.append(document)
     except yaml.MarkedYAMLError as exc:
-        raise _from_marked(exc) from None
+        raise _from_marked(exc, limits) from None
     except yaml.YAMLError as exc:
         raise YamlError(f"invalid YAML: {exc}") from None
     except RecursionError:
-        raise YamlError(
-            f"document nests more than {limits.max_depth} levels of mappings and lists"
-        ) from None
+        raise YamlError(_too_deep_message(limits)) from None
     finally:
         loader.dispose()
     return documents
 
 
-def _from_marked(exc: yaml.MarkedYAMLError) -> YamlError:
+def _too_deep_message(limits: Limits) -> str:
+    return f"document nests more than {limits.max_depth} levels of mappings and lists"
+
+
+def _too_deep(document: Any, limit: int) -> bool:
+    # Iterative, so a deep document cannot exhaust the Python stack here.
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if type(node) is dict else node
+        stack.extend((child, depth + 1) for child in children if type(child) in (dict, list))
+    return False
+
+
+def _from_marked(exc: yaml.MarkedYAMLError, limits: Limits) -> YamlError:
     mark = exc.problem_mark or exc.context_mark
     problem = exc.problem or "invalid YAML"
-    if isinstance(exc, yaml.constructor.ConstructorError) and "tag" in problem:
+    if "maximum nesting depth" in problem:  # libyaml's own guard, in builds that have it
+        message = _too_deep_message(limits)
+    elif isinstance(exc, yaml.constructor.ConstructorError) and "tag" in problem:
         tag = problem.split("tag", 1)[1].strip().strip("'")
         message = f"unsupported YAML tag {tag!r}: catalog files take plain YAML, without custom tags"
     else:
@@ -123,15 +143,14 @@ def _check_depth(text: str, limits: Limits) -> None:
                 if depth > limits.max_depth:
                     mark = event.start_mark
                     raise YamlError(
-                        f"document nests more than {limits.max_depth} levels of mappings "
-                        "and lists",
+                        _too_deep_message(limits),
                         mark.line + 1 if mark else None,
                         mark.column + 1 if mark else None,
                     )
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
     except yaml.MarkedYAMLError as exc:
-        raise _from_marked(exc) from None
+        raise _from_marked(exc, limits) from None
 
 
 def _check_expansion(root: yaml.Node, limits: Limits) -> None:

@@ -12,7 +12,7 @@ import pluggy
 
 from portal.catalog.kinds import RELATION_PAIRS, KindSpec, registered_kinds
 from portal.catalog.model import Catalog, Entity, Origin, Relation
-from portal.catalog.refs import EntityRef
+from portal.catalog.refs import DEFAULT_NAMESPACE, EntityRef
 from portal.catalog.sources import Refused, SourceResolver, Url
 from portal.catalog.substitutions import PLACEHOLDERS, substitute
 from portal.catalog.validate import KeyPath, problem_at, show, validate_document
@@ -71,6 +71,8 @@ class _Loader:
         self.report = Report()
         self.entities: list[Entity] = []
         self.files = 0
+        # Entities that failed validation: refs to them are not reported again as missing.
+        self.rejected: set[EntityRef] = set()
         self._seen: set[Path | Url] = set()
         self._queue: deque[_Pending] = deque()
 
@@ -137,6 +139,9 @@ class _Loader:
                 substitute(document, source, self.resolver, self._emitter(origin))
             entity = validate_document(document, origin, self.kinds, self.report)
             if entity is None:
+                rejected = _intended_ref(document)
+                if rejected is not None:
+                    self.rejected.add(rejected)
                 continue
             self.entities.append(entity)
             if entity.ref.kind == "location":
@@ -206,7 +211,7 @@ class _Loader:
                 related[entity.ref].add(Relation(relation, target))
                 if target in index:
                     related[target].add(Relation(RELATION_PAIRS[relation], entity.ref))
-                else:
+                elif target not in self.rejected:
                     path: KeyPath = ("spec", field) if position is None else ("spec", field, position)
                     self.report.add(
                         problem_at(
@@ -217,3 +222,14 @@ class _Loader:
         for ref, relations in related.items():
             index[ref].relations = sorted(relations)
         return Catalog(index)
+
+
+def _intended_ref(document: dict[str, Any]) -> EntityRef | None:
+    """The ref a rejected document would have had, when its kind and name are readable."""
+    kind, metadata = document.get("kind"), document.get("metadata")
+    if not isinstance(kind, str) or not isinstance(metadata, dict):
+        return None
+    name, namespace = metadata.get("name"), metadata.get("namespace", DEFAULT_NAMESPACE)
+    if not isinstance(name, str) or not isinstance(namespace, str):
+        return None
+    return EntityRef.of(kind, namespace, name)
