@@ -82,6 +82,8 @@ def load_documents(text: str, limits: Limits) -> list[Any]:
     try:
         while loader.check_node():
             node = loader.get_node()
+            if node is None:  # pragma: no cover - check_node said there is one
+                break
             if check_aliases:
                 _check_expansion(node, limits)
             document = loader.construct_document(node)
@@ -123,7 +125,9 @@ def _from_marked(exc: yaml.MarkedYAMLError, limits: Limits) -> YamlError:
         message = _too_deep_message(limits)
     elif isinstance(exc, yaml.constructor.ConstructorError) and "tag" in problem:
         tag = problem.split("tag", 1)[1].strip().strip("'")
-        message = f"unsupported YAML tag {tag!r}: catalog files take plain YAML, without custom tags"
+        message = (
+            f"unsupported YAML tag {tag!r}: catalog files take plain YAML, without custom tags"
+        )
     else:
         context = f" {exc.context}" if exc.context else ""
         message = f"invalid YAML: {problem}{context}"
@@ -236,10 +240,13 @@ def _step(node: yaml.Node, step: str | int) -> tuple[yaml.Node, yaml.Node] | Non
                 inherited = _step(value_node, step)
                 if inherited is not None:
                     return inherited
-    elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
-        if 0 <= step < len(node.value):
-            item = node.value[step]
-            return item, item
+    elif (
+        isinstance(node, yaml.SequenceNode)
+        and isinstance(step, int)
+        and 0 <= step < len(node.value)
+    ):
+        item = node.value[step]
+        return item, item
     return None
 
 

@@ -4,6 +4,7 @@ from portal.catalog.kinds import BUILTIN_KINDS, RELATION_PAIRS, FieldSpec, KindS
 from portal.catalog.loader import LoadResult, load_catalog
 from portal.catalog.model import Catalog, Entity, Origin, Relation
 from portal.catalog.refs import DEFAULT_NAMESPACE, EntityRef, RefError, parse_ref
+from portal.catalog.validate import problem_at
 
 __all__ = [
     "BUILTIN_KINDS",
@@ -20,4 +21,5 @@ __all__ = [
     "Relation",
     "load_catalog",
     "parse_ref",
+    "problem_at",
 ]

@@ -100,22 +100,26 @@ BUILTIN_KINDS: tuple[KindSpec, ...] = (
         "Component",
         "A piece of software: a service, website or library.",
         {
-            "type": FieldSpec(
-                "string", required=True, examples=("service", "website", "library")
-            ),
+            "type": FieldSpec("string", required=True, examples=("service", "website", "library")),
             "lifecycle": _LIFECYCLE,
             "owner": _owner(),
             "system": _system(),
             "subcomponentOf": FieldSpec(
-                "ref", default_kind="component", relation="partOf",
+                "ref",
+                default_kind="component",
+                relation="partOf",
                 description="The component it is a part of",
             ),
             "providesApis": FieldSpec(
-                "refs", default_kind="api", relation="providesApi",
+                "refs",
+                default_kind="api",
+                relation="providesApi",
                 description="APIs it implements",
             ),
             "consumesApis": FieldSpec(
-                "refs", default_kind="api", relation="consumesApi",
+                "refs",
+                default_kind="api",
+                relation="consumesApi",
                 description="APIs it calls",
             ),
             "dependsOn": _DEPENDS_ON,
@@ -155,7 +159,9 @@ BUILTIN_KINDS: tuple[KindSpec, ...] = (
         {
             "owner": _owner(),
             "domain": FieldSpec(
-                "ref", default_kind="domain", relation="partOf",
+                "ref",
+                default_kind="domain",
+                relation="partOf",
                 description="The domain it belongs to",
             ),
             "type": FieldSpec("string"),
@@ -167,7 +173,9 @@ BUILTIN_KINDS: tuple[KindSpec, ...] = (
         {
             "owner": _owner(),
             "subdomainOf": FieldSpec(
-                "ref", default_kind="domain", relation="partOf",
+                "ref",
+                default_kind="domain",
+                relation="partOf",
                 description="The domain it is a part of",
             ),
             "type": FieldSpec("string"),
@@ -185,7 +193,10 @@ BUILTIN_KINDS: tuple[KindSpec, ...] = (
                 "ref", default_kind="group", relation="childOf", description="Its parent group"
             ),
             "children": FieldSpec(
-                "refs", required=True, default_kind="group", relation="parentOf",
+                "refs",
+                required=True,
+                default_kind="group",
+                relation="parentOf",
                 description="Its child groups (may be empty)",
             ),
             "members": FieldSpec(
@@ -199,7 +210,10 @@ BUILTIN_KINDS: tuple[KindSpec, ...] = (
         {
             "profile": FieldSpec("mapping", description="displayName, email, picture"),
             "memberOf": FieldSpec(
-                "refs", required=True, default_kind="group", relation="memberOf",
+                "refs",
+                required=True,
+                default_kind="group",
+                relation="memberOf",
                 description="The groups the user belongs to (may be empty)",
             ),
         },

@@ -14,10 +14,10 @@ from portal.catalog.kinds import RELATION_PAIRS, KindSpec, registered_kinds
 from portal.catalog.model import Catalog, Entity, Origin, Relation
 from portal.catalog.refs import DEFAULT_NAMESPACE, EntityRef
 from portal.catalog.sources import Refused, SourceResolver, Url
-from portal.catalog.substitutions import PLACEHOLDERS, substitute
+from portal.catalog.substitutions import PLACEHOLDERS, Emit, substitute
 from portal.catalog.validate import KeyPath, problem_at, show, validate_document
 from portal.plugins import get_plugin_manager
-from portal.problems import Problem, Report
+from portal.problems import Problem, Report, Severity
 from portal.settings import Settings
 from portal.yamlio import Limits, Locator, YamlError, load_documents
 
@@ -44,9 +44,7 @@ def limits_of(settings: Settings) -> Limits:
     return Limits(settings.max_file_bytes, settings.max_yaml_nodes, settings.max_yaml_depth)
 
 
-def load_catalog(
-    settings: Settings, *, pm: pluggy.PluginManager | None = None
-) -> LoadResult:
+def load_catalog(settings: Settings, *, pm: pluggy.PluginManager | None = None) -> LoadResult:
     """Read every file matching ``settings.catalog_paths`` and every Location they name."""
     pm = pm or get_plugin_manager(settings.root)
     kinds = registered_kinds(pm)
@@ -64,7 +62,9 @@ class _Loader:
         self.root = settings.root.resolve()
         self.kinds = kinds
         self.resolver = SourceResolver(
-            self.root, limits_of(settings), settings.catalog_allowed_urls,
+            self.root,
+            limits_of(settings),
+            settings.catalog_allowed_urls,
             settings.catalog_url_timeout,
         )
         self.patterns = settings.catalog_paths
@@ -129,7 +129,8 @@ class _Loader:
             if not isinstance(document, dict):
                 self.report.add(
                     problem_at(
-                        origin, (),
+                        origin,
+                        (),
                         f"a catalog document must be a mapping of apiVersion, kind, metadata "
                         f"and spec; this one is {show(document)}",
                     )
@@ -147,9 +148,9 @@ class _Loader:
             if entity.ref.kind == "location":
                 self._follow(entity, source)
 
-    def _emitter(self, origin: Origin) -> Any:
-        def emit(path: KeyPath, message: str, severity: str) -> None:
-            self.report.add(problem_at(origin, path, message, severity))  # type: ignore[arg-type]
+    def _emitter(self, origin: Origin) -> Emit:
+        def emit(path: KeyPath, message: str, severity: Severity) -> None:
+            self.report.add(problem_at(origin, path, message, severity))
 
         return emit
 
@@ -163,7 +164,9 @@ class _Loader:
         )
         if not targets:
             self.report.add(
-                problem_at(location.origin, ("spec",), "a Location needs spec.target or spec.targets")
+                problem_at(
+                    location.origin, ("spec",), "a Location needs spec.target or spec.targets"
+                )
             )
             return
         optional = spec.get("presence") == "optional"
@@ -171,8 +174,9 @@ class _Loader:
             try:
                 sources = self.resolver.resolve(base, target)
             except Refused as exc:
-                severity = "warning" if "allow-list" in str(exc) else "error"
-                self.report.add(problem_at(location.origin, path, f"{target!r} {exc}", severity))
+                self.report.add(
+                    problem_at(location.origin, path, f"{target!r} {exc}", exc.severity)
+                )
                 continue
             if not sources:
                 self.report.add(
@@ -190,7 +194,8 @@ class _Loader:
             if first is not None:
                 self.report.add(
                     problem_at(
-                        entity.origin, ("metadata", "name"),
+                        entity.origin,
+                        ("metadata", "name"),
                         f"{entity.ref} is already defined at {first.origin.describe()} "
                         "(names are unique per kind and namespace, ignoring case); "
                         "this one is ignored",
@@ -212,11 +217,15 @@ class _Loader:
                 if target in index:
                     related[target].add(Relation(RELATION_PAIRS[relation], entity.ref))
                 elif target not in self.rejected:
-                    path: KeyPath = ("spec", field) if position is None else ("spec", field, position)
+                    path: KeyPath = (
+                        ("spec", field) if position is None else ("spec", field, position)
+                    )
                     self.report.add(
                         problem_at(
-                            entity.origin, path,
-                            f"{target} does not exist in the catalog", "warning",
+                            entity.origin,
+                            path,
+                            f"{target} does not exist in the catalog",
+                            "warning",
                         )
                     )
         for ref, relations in related.items():

@@ -34,7 +34,10 @@ _API_VERSION = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[a-z0-9]+$")
 
 # Human descriptions, used in messages so a reader knows what would be valid.
 NAME_RULE = "1-63 characters: letters and digits, with - _ . allowed between them"
-NAMESPACE_RULE = "a lowercase DNS label: 1-63 characters of a-z, 0-9 and -, starting and ending with a letter or digit"
+NAMESPACE_RULE = (
+    "a lowercase DNS label: 1-63 characters of a-z, 0-9 and -, "
+    "starting and ending with a letter or digit"
+)
 KIND_RULE = "a letter followed by letters and digits, at most 63 characters"
 TAG_RULE = "1-63 characters of a-z 0-9 : + #, words joined by single dashes"
 LABEL_KEY_RULE = (

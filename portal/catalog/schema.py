@@ -17,7 +17,10 @@ __all__ = ["catalog_schema"]
 _NAME = r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$"
 _TAG = r"^[a-z0-9:+#]+(-[a-z0-9:+#]+)*$"
 _NAMESPACE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-_REF = r"^([a-zA-Z][a-z0-9A-Z]*:)?([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$"
+_REF = (
+    r"^([a-zA-Z][a-z0-9A-Z]*:)?([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?"
+    r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$"
+)
 _PLACEHOLDER = {
     "type": "object",
     "description": "Content read from a file relative to this one",

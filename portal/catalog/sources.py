@@ -9,6 +9,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from portal.problems import Severity
 from portal.yamlio import Limits, YamlError, decode, read_text
 
 __all__ = ["Refused", "SourceResolver", "Url"]
@@ -17,7 +18,15 @@ _GLOB_CHARS = frozenset("*?[")
 
 
 class Refused(Exception):
-    """A reference that may not be followed; the message says why and what would be allowed."""
+    """A reference that may not be followed; the message says why and what would be allowed.
+
+    ``severity`` is "warning" when the content is fine but the portal is set not to
+    follow it (a URL off the allow-list), "error" when the reference itself is wrong.
+    """
+
+    def __init__(self, message: str, severity: Severity = "error") -> None:
+        super().__init__(message)
+        self.severity: Severity = severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +72,7 @@ class SourceResolver:
             )
         directory = base.parent
         if _GLOB_CHARS.intersection(target):
-            matches = sorted(
-                Path(p) for p in glob.glob(str(directory / target), recursive=True)
-            )
+            matches = sorted(Path(p) for p in glob.glob(str(directory / target), recursive=True))
             return [self._inside(p, target) for p in matches if Path(p).is_file()]
         return [self._inside(directory / target, target)]
 
@@ -83,7 +90,8 @@ class SourceResolver:
         if not any(url.startswith(prefix) for prefix in self.allowed_urls):
             raise Refused(
                 "is a URL outside the allow-list, so it is not fetched "
-                "(allow its prefix in PORTAL_CATALOG_ALLOWED_URLS)"
+                "(allow its prefix in PORTAL_CATALOG_ALLOWED_URLS)",
+                "warning",
             )
         return Url(url)
 
@@ -98,18 +106,20 @@ class SourceResolver:
     def _fetch(self, url: str) -> str:
         # No redirects are followed: a redirect could lead off the allow-list.
         try:
-            with httpx.Client(timeout=self.timeout, follow_redirects=False) as client:
-                with client.stream("GET", url) as response:
-                    if response.status_code != 200:
-                        raise YamlError(f"fetching {url} answered HTTP {response.status_code}")
-                    body = bytearray()
-                    for chunk in response.iter_bytes():
-                        body += chunk
-                        if len(body) > self.limits.max_bytes:
-                            raise YamlError(
-                                f"{url} is over the limit of {self.limits.max_bytes:,} bytes "
-                                "(PORTAL_MAX_FILE_BYTES)"
-                            )
+            with (
+                httpx.Client(timeout=self.timeout, follow_redirects=False) as client,
+                client.stream("GET", url) as response,
+            ):
+                if response.status_code != 200:
+                    raise YamlError(f"fetching {url} answered HTTP {response.status_code}")
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > self.limits.max_bytes:
+                        raise YamlError(
+                            f"{url} is over the limit of {self.limits.max_bytes:,} bytes "
+                            "(PORTAL_MAX_FILE_BYTES)"
+                        )
         except httpx.HTTPError as exc:
             raise YamlError(f"fetching {url} failed: {exc}") from None
         return decode(bytes(body))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from portal.catalog.sources import Refused, SourceResolver, Url
+from portal.problems import Severity
 from portal.yamlio import YamlError, load_documents
 
 __all__ = ["PLACEHOLDERS", "substitute"]
@@ -15,7 +16,7 @@ __all__ = ["PLACEHOLDERS", "substitute"]
 PLACEHOLDERS = ("$text", "$json", "$yaml")
 
 Path_ = tuple[str | int, ...]
-Emit = Callable[[Path_, str, str], None]  # (key path, message, severity)
+Emit = Callable[[Path_, str, Severity], None]  # (key path, message, severity)
 
 
 def substitute(
@@ -49,7 +50,7 @@ def substitute(
             name, target = placeholder
             resolved = _resolve(name, target, base, resolver, child, emit)
             if resolved is not _UNRESOLVED:
-                node[key] = resolved  # type: ignore[index]
+                node[key] = resolved
 
 
 _UNRESOLVED = object()
@@ -57,7 +58,7 @@ _UNRESOLVED = object()
 
 def _placeholder(value: Any) -> tuple[str, Any] | None:
     if isinstance(value, dict) and len(value) == 1:
-        (name, target), = value.items()
+        ((name, target),) = value.items()
         if name in PLACEHOLDERS:
             return name, target
     return None
@@ -73,8 +74,7 @@ def _resolve(
     try:
         sources = resolver.resolve(base, target)
     except Refused as exc:
-        severity = "warning" if "allow-list" in str(exc) else "error"
-        emit(where, f"{target!r} {exc}", severity)
+        emit(where, f"{target!r} {exc}", exc.severity)
         return _UNRESOLVED
     if len(sources) != 1:
         emit(where, f"{target!r} must name exactly one file, not a glob", "error")
@@ -101,6 +101,8 @@ def _resolve(
         emit(where, f"{target!r} cannot be read: {exc.strerror}", "error")
         return _UNRESOLVED
     if len(documents) != 1:
-        emit(where, f"{target!r} must hold exactly one YAML document, not {len(documents)}", "error")
+        emit(
+            where, f"{target!r} must hold exactly one YAML document, not {len(documents)}", "error"
+        )
         return _UNRESOLVED
     return documents[0]

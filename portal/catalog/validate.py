@@ -50,7 +50,13 @@ def show(value: object) -> str:
         return text if len(text) <= 70 else text[:66] + "...'"
     if value is None:
         return "nothing (null)"
-    names = {dict: "a mapping", list: "a list", bool: "a boolean", int: "a number", float: "a number"}
+    names = {
+        dict: "a mapping",
+        list: "a list",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+    }
     return names.get(type(value), type(value).__name__)
 
 
@@ -96,13 +102,16 @@ def validate_document(
             f"unknown kind {kind!r}: the entity is kept without kind-specific checks "
             f"(known kinds: {known})",
         )
-    elif spec_kind is not None and isinstance(api_version, str):
-        if api_version not in spec_kind.api_versions:
-            check.error(
-                ("apiVersion",),
-                f"{show(api_version)} is not an apiVersion of kind {spec_kind.kind} "
-                f"(expected {' or '.join(spec_kind.api_versions)})",
-            )
+    elif (
+        spec_kind is not None
+        and isinstance(api_version, str)
+        and api_version not in spec_kind.api_versions
+    ):
+        check.error(
+            ("apiVersion",),
+            f"{show(api_version)} is not an apiVersion of kind {spec_kind.kind} "
+            f"(expected {' or '.join(spec_kind.api_versions)})",
+        )
 
     metadata = data.get("metadata")
     namespace = DEFAULT_NAMESPACE
@@ -152,7 +161,11 @@ def _check_metadata(check: _Checker, metadata: Mapping[str, Any]) -> str:
 
     namespace = metadata.get("namespace", DEFAULT_NAMESPACE)
     if not rules.is_valid_namespace(namespace):
-        hint = f", e.g. {rules.suggest_slug(namespace, allowed='-')}" if isinstance(namespace, str) else ""
+        hint = (
+            f", e.g. {rules.suggest_slug(namespace, allowed='-')}"
+            if isinstance(namespace, str)
+            else ""
+        )
         check.error(
             ("metadata", "namespace"),
             f"{show(namespace)} is not a valid namespace ({rules.NAMESPACE_RULE}{hint})",
@@ -165,8 +178,13 @@ def _check_metadata(check: _Checker, metadata: Mapping[str, Any]) -> str:
             check.error(("metadata", text_field), f"expected text, got {show(value)}")
 
     _check_string_map(
-        check, metadata, "labels", rules.is_valid_label_key, rules.LABEL_KEY_RULE,
-        value_ok=rules.is_valid_label_value, value_rule=rules.LABEL_VALUE_RULE,
+        check,
+        metadata,
+        "labels",
+        rules.is_valid_label_key,
+        rules.LABEL_KEY_RULE,
+        value_ok=rules.is_valid_label_value,
+        value_rule=rules.LABEL_VALUE_RULE,
     )
     _check_string_map(
         check, metadata, "annotations", rules.is_valid_annotation_key, rules.ANNOTATION_KEY_RULE
@@ -181,7 +199,8 @@ def _check_metadata(check: _Checker, metadata: Mapping[str, Any]) -> str:
                 if not rules.is_valid_tag(tag):
                     hint = (
                         f", e.g. {rules.suggest_slug(tag, allowed=':+#')}"
-                        if isinstance(tag, str) else ""
+                        if isinstance(tag, str)
+                        else ""
                     )
                     check.error(
                         ("metadata", "tags", i),
@@ -218,7 +237,9 @@ def _check_string_map(
         path: KeyPath = ("metadata", field, str(key))
         if not key_ok(key):
             hint = f", e.g. {_suggest_key(key)}" if isinstance(key, str) else ""
-            check.error(path, f"{show(key)} is not a valid {field[:-1]} key ({key_rule}{hint})", key=True)
+            check.error(
+                path, f"{show(key)} is not a valid {field[:-1]} key ({key_rule}{hint})", key=True
+            )
         if not isinstance(value, str):
             check.error(path, f"expected text, got {show(value)} (quote it: '{value}')")
         elif value_ok is not None and not value_ok(value):
@@ -262,11 +283,15 @@ def _check_spec(
                 check.error(("spec",), f"{name} is required for kind {kind.kind}{_expect(field)}")
             continue
         if field.type in ("ref", "refs"):
-            items = [(None, value)] if field.type == "ref" else _list_items(check, path, value)
+            items: list[tuple[int | None, Any]] = (
+                [(None, value)] if field.type == "ref" else list(_list_items(check, path, value))
+            )
             for index, item in items:
                 item_path = path if index is None else (*path, index)
                 try:
-                    ref = parse_ref(item, default_kind=field.default_kind, default_namespace=namespace)
+                    ref = parse_ref(
+                        item, default_kind=field.default_kind, default_namespace=namespace
+                    )
                 except RefError as exc:
                     example = f"{field.default_kind or 'component'}:default/my-name"
                     if field.default_kind is None:
@@ -293,7 +318,7 @@ def _check_spec(
     return refs
 
 
-def _list_items(check: _Checker, path: KeyPath, value: object) -> list[tuple[int | None, Any]]:
+def _list_items(check: _Checker, path: KeyPath, value: object) -> list[tuple[int, Any]]:
     if not isinstance(value, list):
         check.error(path, f"expected a list, got {show(value)}")
         return []

@@ -10,6 +10,8 @@ import pytest
 from portal.catalog import parse_ref
 from tests.conftest import GROUP_A, MakeCatalog, component, formatted
 
+HEADER = "apiVersion: backstage.io/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\n"
+
 
 def test_invalid_yaml_is_reported_at_the_problem(make_catalog: MakeCatalog) -> None:
     result = make_catalog({"catalog/a.yaml": "kind: Component\nmetadata: [unclosed\n"})
@@ -76,8 +78,7 @@ def test_alias_bomb_is_refused_quickly(make_catalog: MakeCatalog) -> None:
     result = make_catalog({"catalog/bomb.yaml": BILLION_LAUGHS})
     (problem,) = result.report.problems
     assert problem.format().startswith(
-        "catalog/bomb.yaml:6:4: error: document expands to more than 200,000 nodes through "
-        "aliases"
+        "catalog/bomb.yaml:6:4: error: document expands to more than 200,000 nodes through aliases"
     )
 
 
@@ -142,8 +143,13 @@ def test_nesting_up_to_the_limit_is_fine(make_catalog: MakeCatalog) -> None:
 
 @pytest.mark.parametrize(
     ("tag", "line"),
-    [("!include other.yaml", "!include"), ("!!python/object/apply:os.system ['true']",
-                                              "tag:yaml.org,2002:python/object/apply:os.system")],
+    [
+        ("!include other.yaml", "!include"),
+        (
+            "!!python/object/apply:os.system ['true']",
+            "tag:yaml.org,2002:python/object/apply:os.system",
+        ),
+    ],
 )
 def test_custom_tags_are_refused(make_catalog: MakeCatalog, tag: str, line: str) -> None:
     result = make_catalog({"catalog/tag.yaml": f"apiVersion: backstage.io/v1alpha1\nspec: {tag}\n"})
@@ -190,7 +196,7 @@ def test_wrong_api_version_for_a_known_kind(make_catalog: MakeCatalog) -> None:
 
 
 def test_missing_required_spec_fields_are_all_reported(make_catalog: MakeCatalog) -> None:
-    text = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: x\nspec:\n  system: s\n"
+    text = HEADER.format(kind="Component", name="x") + "spec:\n  system: s\n"
     result = make_catalog({"catalog/a.yaml": text})
     assert formatted(result) == [
         "catalog/a.yaml:6:3: error: spec: type is required for kind Component "
@@ -276,8 +282,11 @@ def test_same_name_in_another_kind_or_namespace_is_fine(make_catalog: MakeCatalo
     other_ns = component("orders").replace("name: orders", "name: orders\n  namespace: shop")
     other_ns = other_ns.replace("owner: team-a", "owner: default/team-a")
     result = make_catalog(
-        {"catalog/a.yaml": component("orders"), "catalog/b.yaml": other_ns,
-         "catalog/team.yaml": GROUP_A}
+        {
+            "catalog/a.yaml": component("orders"),
+            "catalog/b.yaml": other_ns,
+            "catalog/team.yaml": GROUP_A,
+        }
     )
     assert result.report.problems == []
     assert len(result.catalog) == 3
@@ -315,15 +324,20 @@ def test_placeholders_read_relative_files(
 ) -> None:
     name = placeholder.split("./")[1]
     result = make_catalog(
-        {"catalog/apis/a.yaml": api(placeholder), f"catalog/apis/{name}": content,
-         "catalog/team.yaml": GROUP_A}
+        {
+            "catalog/apis/a.yaml": api(placeholder),
+            f"catalog/apis/{name}": content,
+            "catalog/team.yaml": GROUP_A,
+        }
     )
     assert result.report.problems == []
     entity = result.catalog.get(parse_ref("api:orders-api"))
     assert entity is not None and entity.spec["definition"] == expected
 
 
-def test_placeholder_escaping_the_root_is_refused(make_catalog: MakeCatalog, tmp_path: Path) -> None:
+def test_placeholder_escaping_the_root_is_refused(
+    make_catalog: MakeCatalog, tmp_path: Path
+) -> None:
     (tmp_path.parent / "secret.txt").write_text("secret")
     result = make_catalog(
         {"catalog/a.yaml": api("$text: ../../secret.txt"), "catalog/team.yaml": GROUP_A}
@@ -336,7 +350,9 @@ def test_placeholder_escaping_the_root_is_refused(make_catalog: MakeCatalog, tmp
 
 
 def test_placeholder_with_absolute_path_is_refused(make_catalog: MakeCatalog) -> None:
-    result = make_catalog({"catalog/a.yaml": api("$text: /etc/passwd"), "catalog/team.yaml": GROUP_A})
+    result = make_catalog(
+        {"catalog/a.yaml": api("$text: /etc/passwd"), "catalog/team.yaml": GROUP_A}
+    )
     assert formatted(result) == [
         "catalog/a.yaml:10:12: error: spec.definition.$text: '/etc/passwd' is an absolute "
         "path; write a path relative to this file, inside the repository"
@@ -354,7 +370,9 @@ def test_symlink_out_of_the_root_is_refused(make_catalog: MakeCatalog, tmp_path:
 
 
 def test_missing_placeholder_file(make_catalog: MakeCatalog) -> None:
-    result = make_catalog({"catalog/a.yaml": api("$text: ./nope.yml"), "catalog/team.yaml": GROUP_A})
+    result = make_catalog(
+        {"catalog/a.yaml": api("$text: ./nope.yml"), "catalog/team.yaml": GROUP_A}
+    )
     assert formatted(result) == [
         "catalog/a.yaml:10:12: error: spec.definition.$text: './nope.yml': no such file "
         "(catalog/nope.yml)"
@@ -363,8 +381,11 @@ def test_missing_placeholder_file(make_catalog: MakeCatalog) -> None:
 
 def test_invalid_json_placeholder(make_catalog: MakeCatalog) -> None:
     result = make_catalog(
-        {"catalog/a.yaml": api("$json: ./d.json"), "catalog/d.json": "{nope",
-         "catalog/team.yaml": GROUP_A}
+        {
+            "catalog/a.yaml": api("$json: ./d.json"),
+            "catalog/d.json": "{nope",
+            "catalog/team.yaml": GROUP_A,
+        }
     )
     (problem,) = result.report.problems
     assert problem.format().startswith(
@@ -408,16 +429,25 @@ def test_location_targets_and_globs_are_followed(make_catalog: MakeCatalog) -> N
     )
     assert result.report.problems == []
     assert {str(e.ref) for e in result.catalog} == {
-        "location:default/more", "group:default/team-a", "component:default/orders",
+        "location:default/more",
+        "group:default/team-a",
+        "component:default/orders",
     }
 
 
 def test_location_target_problems(make_catalog: MakeCatalog) -> None:
     result = make_catalog(
-        {"catalog/all.yaml": location("./missing.yaml", "/abs.yaml", "../../x.yaml", "./none-*.yaml")}
+        {
+            "catalog/all.yaml": location(
+                "./missing.yaml", "/abs.yaml", "../../x.yaml", "./none-*.yaml"
+            )
+        }
     )
     messages = formatted(result)
-    assert messages[0] == "catalog/all.yaml:7:7: error: spec.targets[0]: no such file: catalog/missing.yaml"
+    assert (
+        messages[0]
+        == "catalog/all.yaml:7:7: error: spec.targets[0]: no such file: catalog/missing.yaml"
+    )
     assert messages[1] == (
         "catalog/all.yaml:8:7: error: spec.targets[1]: '/abs.yaml' is an absolute path; write "
         "a path relative to this file, inside the repository"
@@ -437,7 +467,7 @@ def test_optional_location_target_may_be_missing(make_catalog: MakeCatalog) -> N
 
 
 def test_location_without_target(make_catalog: MakeCatalog) -> None:
-    text = "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: x\nspec:\n  type: file\n"
+    text = HEADER.format(kind="Location", name="x") + "spec:\n  type: file\n"
     result = make_catalog({"catalog/all.yaml": text})
     assert formatted(result) == [
         "catalog/all.yaml:6:3: error: spec: a Location needs spec.target or spec.targets"
@@ -460,7 +490,11 @@ def test_no_catalog_file_matches(make_catalog: MakeCatalog) -> None:
 def test_refs_to_a_rejected_entity_are_not_reported_again(make_catalog: MakeCatalog) -> None:
     broken_team = GROUP_A.replace("children: []", "children: 3")
     result = make_catalog(
-        {"catalog/team.yaml": broken_team, "catalog/a.yaml": component(), "catalog/b.yaml": component("b")}
+        {
+            "catalog/team.yaml": broken_team,
+            "catalog/a.yaml": component(),
+            "catalog/b.yaml": component("b"),
+        }
     )
     assert formatted(result) == [
         "catalog/team.yaml:7:13: error: spec.children: expected a list, got a number"
