@@ -136,10 +136,15 @@ class _Loader:
                     )
                 )
                 continue
-            if needs_substitution:
+            placeholders = (
                 substitute(document, source, self.resolver, self._emitter(origin))
+                if needs_substitution
+                else {}
+            )
             entity = validate_document(document, origin, self.kinds, self.report)
-            if entity is None:
+            if entity is not None:
+                entity.placeholders = placeholders
+            else:
                 rejected = _intended_ref(document)
                 if rejected is not None:
                     self.rejected.add(rejected)

@@ -53,6 +53,8 @@ class Entity:
     # Refs named in spec fields: (field, index or None, ref), checked once all is loaded.
     spec_refs: list[tuple[str, int | None, EntityRef]] = field(default_factory=list)
     relations: list[Relation] = field(default_factory=list)
+    # Values read through $text/$json/$yaml, by key path: the file (or URL) each came from.
+    placeholders: dict[tuple[str | int, ...], Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

@@ -21,13 +21,14 @@ Emit = Callable[[Path_, str, Severity], None]  # (key path, message, severity)
 
 def substitute(
     document: dict[str, Any], base: Path | Url, resolver: SourceResolver, emit: Emit
-) -> None:
+) -> dict[Path_, Path | Url]:
     """Replace every placeholder mapping in ``document`` with the content it names.
 
-    A placeholder that cannot be followed stays as written and is reported;
-    one naming a URL that is not allow-listed is a warning, since the content
-    itself is not wrong.
+    Returns where each replaced value came from, by key path. A placeholder
+    that cannot be followed stays as written and is reported; one naming a URL
+    that is not allow-listed is a warning, since the content itself is not wrong.
     """
+    sources: dict[Path_, Path | Url] = {}
     max_depth = resolver.limits.max_depth
     stack: list[tuple[Any, Path_]] = [(document, ())]
     while stack:
@@ -51,6 +52,9 @@ def substitute(
             resolved = _resolve(name, target, base, resolver, child, emit)
             if resolved is not _UNRESOLVED:
                 node[key] = resolved
+                # The target resolved once already, so this cannot be refused now.
+                sources[child] = resolver.resolve(base, target)[0]
+    return sources
 
 
 _UNRESOLVED = object()
