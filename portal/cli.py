@@ -65,20 +65,22 @@ def validate(root: Path | None, fmt: str, catalog_paths: tuple[str, ...], strict
 
     Exit status: 0 when clean, 1 on any error (or warning with --strict), 2 on usage errors.
     """
-    from portal.catalog import load_catalog
+    from portal.model import load_model
 
     settings = _settings(root, catalog_paths=list(catalog_paths) or None)
-    result = load_catalog(settings)
-    report = result.report
+    # With --catalog the run checks those catalog files alone, not the sites.
+    model = load_model(settings, with_docs=not catalog_paths)
+    report = model.report
     failed = report.has_errors or (strict and bool(report.warnings))
     if fmt == "json":
         click.echo(
             json.dumps(
                 {
                     "ok": not failed,
-                    "files": result.files,
-                    "entities": len(result.catalog),
-                    "kinds": result.catalog.kinds(),
+                    "files": model.files,
+                    "entities": len(model.catalog),
+                    "kinds": model.catalog.kinds(),
+                    "pages": len(model.docs),
                     "problems": [p.to_dict() for p in report.sorted()],
                 },
                 indent=2,
@@ -87,16 +89,83 @@ def validate(root: Path | None, fmt: str, catalog_paths: tuple[str, ...], strict
     else:
         for problem in report.sorted():
             click.echo(problem.format())
-        click.echo(_summary(report, result.files, len(result.catalog)), err=True)
+        click.echo(_summary(report, model.files, len(model.catalog), len(model.docs)), err=True)
     sys.exit(1 if failed else 0)
 
 
-def _summary(report: Report, files: int, entities: int) -> str:
+def _summary(report: Report, files: int, entities: int, pages: int) -> str:
     errors, warnings = len(report.errors), len(report.warnings)
+    docs = f", {pages} pages" if pages else ""
     return (
-        f"{entities} entities in {files} files: "
+        f"{entities} entities in {files} files{docs}: "
         f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
     )
+
+
+@cli.command()
+@root_option
+@click.option(
+    "--audience",
+    "audiences",
+    multiple=True,
+    metavar="NAME",
+    help="Build only this audience's site (repeatable; default: every audience).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the sites go, one folder per audience (default: <root>/site).",
+)
+def build(root: Path | None, audiences: tuple[str, ...], out: Path | None) -> None:
+    """Build one MkDocs-material site per audience from docs/, the catalog and API definitions.
+
+    Every problem is reported first; with any error nothing is built and the
+    previous sites stay as they were.
+    """
+    from portal.exceptions import ValidationFailed
+    from portal.sites.build import build_sites
+    from portal.sites.progress import BuildProgress
+
+    settings = _settings(root)
+    try:
+        with BuildProgress() as progress:
+            result = build_sites(settings, audiences=audiences, out=out, progress=progress.update)
+    except ValidationFailed as exc:
+        for problem in exc.problems:
+            click.echo(problem.format())
+        errors = sum(1 for p in exc.problems if p.severity == "error")
+        click.echo(
+            f"build stopped: {errors} error{'s' * (errors != 1)}; the previous sites are unchanged",
+            err=True,
+        )
+        sys.exit(1)
+    for problem in result.problems:
+        click.echo(problem.format())
+    for site in sorted(result.sites, key=lambda s: s.audience):
+        mode = "incremental" if site.incremental else "full"
+        click.echo(
+            f"{site.audience:<16} {site.pages:>6} pages  {site.seconds:6.1f} s  ({mode})  "
+            f"{site.path}",
+            err=True,
+        )
+    click.echo(f"built {len(result.sites)} sites in {result.seconds:.1f} s", err=True)
+
+
+@cli.group()
+def assets() -> None:
+    """Browser scripts the sites serve themselves (nothing loads from outside hosts)."""
+
+
+@assets.command("fetch")
+@root_option
+def assets_fetch(root: Path | None) -> None:
+    """Fetch Mermaid with npm into the cache, for diagrams in the sites."""
+    from portal.sites.assets import fetch_assets
+
+    settings = _settings(root)
+    for path in fetch_assets(settings.root / ".cache" / "portal"):
+        click.echo(f"fetched {path}")
 
 
 @cli.group()

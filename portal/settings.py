@@ -50,6 +50,12 @@ class Settings(BaseSettings):
         default=100, gt=0, description="Deepest nesting of mappings and lists allowed in YAML."
     )
 
+    public_url: str = Field(
+        default="",
+        description="The portal's public address (e.g. https://portal.example.com). Links "
+        "between audience sites use it; empty means links relative to the host.",
+    )
+
     @field_validator("root")
     @classmethod
     def _root_exists(cls, value: Path) -> Path:

@@ -9,6 +9,7 @@ position, never a hang or a crash.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,15 +48,16 @@ class YamlError(Exception):
 
 def read_text(path: Path, limits: Limits) -> str:
     """Read a UTF-8 text file, refusing files over the size limit or with bad bytes."""
-    size = path.stat().st_size
-    if size > limits.max_bytes:
-        raise YamlError(
-            f"file is {size:,} bytes, over the limit of {limits.max_bytes:,} bytes "
-            "(PORTAL_MAX_FILE_BYTES)",
-            1,
-            1,
-        )
-    data = path.read_bytes()
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > limits.max_bytes:
+            raise YamlError(
+                f"file is {size:,} bytes, over the limit of {limits.max_bytes:,} bytes "
+                "(PORTAL_MAX_FILE_BYTES)",
+                1,
+                1,
+            )
+        data = fh.read(limits.max_bytes + 1)
     return decode(data)
 
 

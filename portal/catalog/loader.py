@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import glob
+import os
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,8 +51,16 @@ def load_catalog(settings: Settings, *, pm: pluggy.PluginManager | None = None) 
     pm = pm or get_plugin_manager(settings.root)
     kinds = registered_kinds(pm)
     loader = _Loader(settings, kinds)
-    loader.run()
-    catalog = loader.relate()
+    # A load builds many small objects and no reference cycles worth collecting;
+    # pausing the cyclic collector meanwhile saves it from scanning them repeatedly.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        loader.run()
+        catalog = loader.relate()
+    finally:
+        if collecting:
+            gc.enable()
     for entity in catalog:
         pm.hook.portal_catalog_check_entity(entity=entity, report=loader.report)
     pm.hook.portal_catalog_loaded(catalog=catalog, report=loader.report)
@@ -82,9 +92,16 @@ class _Loader:
         for pattern in self.patterns:
             matches = sorted(glob.glob(str(self.root / pattern), recursive=True))
             for match in matches:
-                path = Path(match)
-                if path.is_file():
-                    self._enqueue(_Pending(path.resolve()))
+                # realpath: a symlink is judged by where it leads (see SourceResolver).
+                real = os.path.realpath(match)
+                if real.startswith(self.resolver.display_root) and os.path.isfile(real):
+                    self._enqueue(_Pending(Path(real)))
+                elif not real.startswith(self.resolver.display_root):
+                    self.report.error(
+                        self.resolver.display(Path(match)),
+                        "is a symlink that leaves the repository; "
+                        "catalog files must stay inside it",
+                    )
             if not matches:
                 self.report.warning(pattern, "no catalog file matches this pattern")
         while self._queue:
@@ -101,14 +118,14 @@ class _Loader:
     def _read(self, pending: _Pending) -> None:
         source = pending.source
         display = self._display(source)
-        if isinstance(source, Path) and not source.is_file():
+        try:
+            text = self.resolver.read(source)
+            documents = load_documents(text, self.resolver.limits)
+        except (FileNotFoundError, IsADirectoryError):
             if not pending.optional and pending.via is not None:
                 origin, path = pending.via
                 self.report.add(problem_at(origin, path, f"no such file: {display}"))
             return
-        try:
-            text = self.resolver.read(source)
-            documents = load_documents(text, self.resolver.limits)
         except YamlError as exc:
             self.report.add(Problem(display, exc.message, "error", exc.line, exc.column))
             return

@@ -99,8 +99,16 @@ def is_valid_annotation_key(value: object) -> bool:
     return _is_prefixed(value, _NAME)
 
 
+_WHITESPACE = re.compile(r"\s")
+_PLAIN_HTTP = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\s]*)?$")
+
+
 def is_valid_url(value: object) -> bool:
-    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+    if not isinstance(value, str) or not value:
+        return False
+    if _PLAIN_HTTP.match(value):
+        return True
+    if _WHITESPACE.search(value):
         return False
     try:
         parts = urlsplit(value)

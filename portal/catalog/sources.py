@@ -41,16 +41,21 @@ class SourceResolver:
         self, root: Path, limits: Limits, allowed_urls: list[str], timeout: float = 10.0
     ) -> None:
         self.root = root.resolve()
+        self._root_prefix = str(self.root).rstrip("/") + "/"
         self.limits = limits
         self.allowed_urls = allowed_urls
         self.timeout = timeout
         self._fetched: dict[str, str] = {}
 
+    @property
+    def display_root(self) -> str:
+        return self._root_prefix
+
     def display(self, path: Path) -> str:
-        try:
-            return path.relative_to(self.root).as_posix()
-        except ValueError:
-            return str(path)
+        text = str(path)
+        if text.startswith(self._root_prefix):
+            return text[len(self._root_prefix) :]
+        return text
 
     def resolve(self, base: Path | Url, target: str) -> list[Path | Url]:
         """Every source ``target`` names, relative to the file (or URL) ``base``.

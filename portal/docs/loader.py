@@ -72,14 +72,18 @@ def load_docs(
     if not docs_dir.is_dir():
         return docs
     for path in sorted(docs_dir.rglob("*")):
-        if not path.is_file() or any(part.startswith(".") for part in path.relative_to(docs_dir).parts):
+        if not path.is_file() or any(
+            part.startswith(".") for part in path.relative_to(docs_dir).parts
+        ):
             continue
         relative = path.relative_to(docs_dir).as_posix()
         display = _display(path, root)
         if path.name in _CATEGORY_FILES:
             _read_category(path, relative, display, docs, report, limits)
         elif path.suffix.lower() in (".md", ".markdown"):
-            page = _read_page(path, relative, display, audiences, catalog, report, limits, strict_links)
+            page = _read_page(
+                path, relative, display, audiences, catalog, report, limits, strict_links
+            )
             if page is not None:
                 docs.pages[relative] = page
         else:
@@ -143,12 +147,16 @@ def _read_page(
             return None
         value = documents[0] if documents else None
         if value is not None and not isinstance(value, dict):
-            report.add(Problem(display, "front matter must be a mapping of keys to values", "error", 2, 1))
+            report.add(
+                Problem(display, "front matter must be a mapping of keys to values", "error", 2, 1)
+            )
             return None
         meta = value or {}
         check.locator = Locator(front)
     elif text.startswith("---"):
-        report.add(Problem(display, "front matter is not closed: add a line '---' after it", "error", 1, 1))
+        report.add(
+            Problem(display, "front matter is not closed: add a line '---' after it", "error", 1, 1)
+        )
         return None
 
     headings = find_headings(body)
@@ -158,7 +166,10 @@ def _read_page(
         check.at("title", "expected text")
         title = None
     if not title:
-        title = first_h1 or posixpath.splitext(posixpath.basename(relative))[0].replace("-", " ").capitalize()
+        title = (
+            first_h1
+            or posixpath.splitext(posixpath.basename(relative))[0].replace("-", " ").capitalize()
+        )
 
     page = DocPage(
         path=relative,
@@ -199,7 +210,8 @@ def _read_meta(
             for name in unknown:
                 check.at(
                     "audience",
-                    f"unknown audience {name!r} (declared audiences: {', '.join(sorted(audiences))})",
+                    f"unknown audience {name!r} "
+                    f"(declared audiences: {', '.join(sorted(audiences))})",
                 )
             page.audiences = tuple(v for v in values if v in audiences)
 
@@ -208,7 +220,11 @@ def _read_meta(
         try:
             page.owner = parse_ref(owner, default_kind="group")
         except RefError as exc:
-            check.at("owner", f"{owner!r} is not a valid entity ref: it {exc.reason} (e.g. group:default/platform)")
+            check.at(
+                "owner",
+                f"{owner!r} is not a valid entity ref: it {exc.reason} "
+                "(e.g. group:default/platform)",
+            )
         else:
             if catalog is not None and page.owner not in catalog:
                 check.at("owner", f"{page.owner} does not exist in the catalog", "warning")
@@ -267,8 +283,13 @@ def _check_links(docs: DocSet, report: Report, strict: bool) -> None:
             problem = link_problem(page, link, docs, files)
             if problem:
                 report.add(
-                    Problem(page.display, f"link to {link.target!r}: {problem}", severity,
-                            page.body_line + link.line - 1, link.start + 1)
+                    Problem(
+                        page.display,
+                        f"link to {link.target!r}: {problem}",
+                        severity,
+                        page.body_line + link.line - 1,
+                        link.start + 1,
+                    )
                 )
 
 

@@ -12,7 +12,9 @@ __all__ = ["Heading", "Link", "find_headings", "find_links", "slugify", "unique_
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
 _ATTR_ID = re.compile(r"\s*\{[^}]*#([-\w:.]+)[^}]*\}\s*$")
-_INLINE_LINK = re.compile(r"(!?)\[((?:[^\[\]]|\[[^\]]*\])*)\]\(\s*<?([^)\s>]*)>?(?:\s+[\"'][^)]*[\"'])?\s*\)")
+_INLINE_LINK = re.compile(
+    r"(!?)\[((?:[^\[\]]|\[[^\]]*\])*)\]\(\s*<?([^)\s>]*)>?(?:\s+[\"'][^)]*[\"'])?\s*\)"
+)
 _REF_DEF = re.compile(r"^ {0,3}\[([^\]]+)\]:\s*<?(\S+?)>?(?:\s+.*)?$")
 _INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+?\1")
 _STRIP_MARKUP = re.compile(r"[*_`]|<[^>]+>|\[([^\]]*)\]\([^)]*\)")
@@ -98,16 +100,24 @@ def find_links(text: str) -> list[Link]:
             )
             continue
         masked = _INLINE_CODE.sub(lambda m: " " * len(m.group(0)), line)
-        for match in _INLINE_LINK.finditer(masked):
-            links.append(
-                Link(
-                    match.group(3),
-                    line[match.start(2) : match.end(2)],
-                    number,
-                    match.start(),
-                    match.end(),
-                    bool(match.group(1)),
-                    False,
-                )
-            )
+        links.extend(_inline_links(line, masked, number, 0, len(masked)))
     return links
+
+
+def _inline_links(line: str, masked: str, number: int, start: int, end: int) -> list[Link]:
+    found = []
+    for match in _INLINE_LINK.finditer(masked, start, end):
+        found.append(
+            Link(
+                match.group(3),
+                line[match.start(2) : match.end(2)],
+                number,
+                match.start(),
+                match.end(),
+                bool(match.group(1)),
+                False,
+            )
+        )
+        # An image inside a link's text: [![logo](img.svg)](https://...)
+        found.extend(_inline_links(line, masked, number, match.start(2), match.end(2)))
+    return found

@@ -113,19 +113,23 @@ def load_site_config(root: Path, report: Report, limits: Limits | None = None) -
     path = root / "mkdocs.yml"
     display = "mkdocs.yml"
     if not path.is_file():
-        report.error(display, "not found: the site composition (theme, audiences) lives here")
-        return None
+        return None  # a catalog without sites; `portal build` says what is missing
     try:
         text = read_text(path, limits or Limits())
-        raw = yaml.load(text, Loader=_TolerantLoader)  # noqa: S506 - tags become inert values
+        raw = yaml.load(text, Loader=_TolerantLoader)  # tags become inert values
     except YamlError as exc:
         report.add(Problem(display, exc.message, "error", exc.line, exc.column))
         return None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         report.add(
-            Problem(display, f"invalid YAML: {exc.problem}", "error",
-                    mark.line + 1 if mark else None, mark.column + 1 if mark else None)
+            Problem(
+                display,
+                f"invalid YAML: {exc.problem}",
+                "error",
+                mark.line + 1 if mark else None,
+                mark.column + 1 if mark else None,
+            )
         )
         return None
     if not isinstance(raw, dict):
@@ -185,7 +189,11 @@ def _audience(name: Any, spec: Any, at: tuple[str | int, ...], problem: Any) -> 
     access = (access_raw,) if isinstance(access_raw, str) else tuple(access_raw or ())
     bad = [a for a in access if a not in (*ROLES, "public")]
     if bad or not access:
-        problem((*at, "access"), f"{label}: access takes public or roles from {', '.join(ROLES)}; got {bad or 'nothing'}")
+        problem(
+            (*at, "access"),
+            f"{label}: access takes public or roles from {', '.join(ROLES)}; "
+            f"got {bad or 'nothing'}",
+        )
         ok = False
     public = "public" in access
 
@@ -195,7 +203,9 @@ def _audience(name: Any, spec: Any, at: tuple[str | int, ...], problem: Any) -> 
     doc_paths: tuple[str, ...] = ()
     if not all_docs:
         if not isinstance(docs, dict) or set(docs) - {"audience", "paths"}:
-            problem((*at, "docs"), f"{label}: docs is 'all' or a mapping with audience and/or paths")
+            problem(
+                (*at, "docs"), f"{label}: docs is 'all' or a mapping with audience and/or paths"
+            )
             ok = False
         else:
             doc_audiences = _names(docs.get("audience"))
@@ -217,7 +227,9 @@ def _audience(name: Any, spec: Any, at: tuple[str | int, ...], problem: Any) -> 
     tags: tuple[str, ...] = ()
     if not all_entities:
         if not isinstance(catalog, dict) or set(catalog) - {"kinds", "tags"}:
-            problem((*at, "catalog"), f"{label}: catalog is 'all' or a mapping with kinds and/or tags")
+            problem(
+                (*at, "catalog"), f"{label}: catalog is 'all' or a mapping with kinds and/or tags"
+            )
             ok = False
         else:
             kinds = tuple(k.lower() for k in _names(catalog.get("kinds")))

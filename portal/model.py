@@ -1,0 +1,146 @@
+"""One pass from sources to the validated model everything downstream reads.
+
+The catalog, the docs, the site composition, each entity's own docs and each
+API's reference are loaded and checked here, once; sites, search and
+scorecards read the result and never parse sources again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from portal.catalog import Catalog, Entity, EntityRef, LoadResult, load_catalog
+from portal.docs import DocSet, load_docs
+from portal.problems import Problem, Report
+from portal.settings import Settings
+from portal.sites.config import SiteConfig, load_site_config
+
+if TYPE_CHECKING:
+    from portal.apis import ApiReference
+
+__all__ = ["Model", "load_model"]
+
+TECHDOCS_REF = "backstage.io/techdocs-ref"
+
+
+@dataclass(slots=True)
+class Model:
+    settings: Settings
+    catalog: Catalog
+    report: Report
+    files: int
+    site: SiteConfig | None
+    docs: DocSet
+    entity_docs: dict[EntityRef, DocSet] = field(default_factory=dict)
+    apis: dict[EntityRef, ApiReference] = field(default_factory=dict)
+
+
+def load_model(settings: Settings, *, with_docs: bool = True) -> Model:
+    """Load and check every source; every problem lands in ``model.report``."""
+    result: LoadResult = load_catalog(settings)
+    report = result.report
+    site = load_site_config(settings.root, report) if with_docs else None
+    audiences = set(site.audiences) if site else set()
+    docs_dir = settings.root / (site.docs_dir if site else "docs")
+    docs = (
+        load_docs(
+            docs_dir, root=settings.root, audiences=audiences, catalog=result.catalog, report=report
+        )
+        if site is not None
+        else DocSet(docs_dir)
+    )
+    model = Model(settings, result.catalog, report, result.files, site, docs)
+    if with_docs:
+        if site is not None:
+            for entity in result.catalog:
+                _entity_docs(model, entity, audiences)
+        _api_references(model)
+    return model
+
+
+def _entity_docs(model: Model, entity: Entity, audiences: set[str]) -> None:
+    ref = entity.annotations.get(TECHDOCS_REF)
+    if not ref:
+        return
+    root = model.settings.root.resolve()
+    path = ("metadata", "annotations", TECHDOCS_REF)
+    if not ref.startswith("dir:"):
+        model.report.add(
+            _at(entity, path, f"{ref!r}: only dir:<path> is supported (e.g. dir:.)", "warning")
+        )
+        return
+    base = entity.origin.path.parent / ref[4:]
+    folder = (base / "docs").resolve()
+    if not folder.is_relative_to(root):
+        model.report.add(_at(entity, path, f"{ref!r} leaves the repository"))
+        return
+    if not folder.is_dir():
+        model.report.add(_at(entity, path, f"{ref!r}: no docs folder at {folder}", "warning"))
+        return
+    model.entity_docs[entity.ref] = load_docs(
+        folder,
+        root=root,
+        audiences=audiences,
+        catalog=model.catalog,
+        report=model.report,
+        strict_links=False,
+    )
+
+
+def _at(
+    entity: Entity, path: tuple[str | int, ...], message: str, severity: str = "error"
+) -> Problem:
+    from portal.catalog import problem_at
+
+    return problem_at(entity.origin, path, message, severity)  # type: ignore[arg-type]
+
+
+def _api_references(model: Model) -> None:
+    from portal.apis import locate, render_api
+
+    root = model.settings.root
+    for entity in model.catalog.of_kind("api"):
+        definition = entity.spec.get("definition")
+        reference = render_api(
+            name=entity.name,
+            api_type=str(entity.spec.get("type", "")),
+            definition=definition,
+            title=entity.metadata.get("title"),
+            description=entity.description or None,
+        )
+        model.apis[entity.ref] = reference
+        source = entity.placeholders.get(("spec", "definition"))
+        for problem in reference.problems:
+            if isinstance(source, Path) and isinstance(definition, str):
+                pos = locate(definition, problem.pointer)
+                display = _relative(source, root)
+                model.report.add(
+                    Problem(display, problem.message, problem.severity, *(pos or (None, None)))
+                )
+            elif isinstance(definition, str):
+                # Inline block scalar: its text starts on the line after "definition: |".
+                pos = locate(definition, problem.pointer)
+                base = entity.origin.position(("spec", "definition"))
+                line = base[0] + pos[0] if base and pos else None
+                column = pos[1] + base[1] + 1 if base and pos else None
+                model.report.add(
+                    Problem(
+                        entity.origin.display,
+                        f"spec.definition: {problem.message}",
+                        problem.severity,
+                        line,
+                        column,
+                    )
+                )
+            else:
+                path = ("spec", "definition", *problem.pointer)
+                model.report.add(_at(entity, path, problem.message, problem.severity))
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
