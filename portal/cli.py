@@ -143,7 +143,7 @@ def build(root: Path | None, audiences: tuple[str, ...], out: Path | None) -> No
     for problem in result.problems:
         click.echo(problem.format())
     for site in sorted(result.sites, key=lambda s: s.audience):
-        mode = "incremental" if site.incremental else "full"
+        mode = "unchanged" if site.unchanged else "incremental" if site.incremental else "full"
         click.echo(
             f"{site.audience:<16} {site.pages:>6} pages  {site.seconds:6.1f} s  ({mode})  "
             f"{site.path}",

@@ -38,6 +38,7 @@ class SiteResult:
     seconds: float
     incremental: bool
     path: Path
+    unchanged: bool = False
 
 
 @dataclass(slots=True)
@@ -82,6 +83,7 @@ def build_sites(
     scripts = local_scripts(cache_dir)
     build_id = time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:6]
     jobs: list[tuple[StagedSite, Path, bool]] = []
+    unchanged: list[SiteResult] = []
     for index, plan in enumerate(chosen):
         report_progress(plan.name, "staging")
         target = out / ".builds" / f"{plan.name}-{build_id}"
@@ -99,14 +101,19 @@ def build_sites(
         incremental = (
             previous is not None and marker.exists() and marker.read_text() == staged.structure
         )
+        if incremental and staged.changed == 0:
+            # Nothing this site shows has changed: the previous build stays as it is.
+            unchanged.append(SiteResult(plan.name, staged.pages, 0.0, True, out / plan.name, True))
+            report_progress(plan.name, "unchanged")
+            continue
         if incremental:
             assert previous is not None
             _clone(previous, target)
         jobs.append((staged, target, incremental))
 
-    result = BuildResult()
+    result = BuildResult(sites=unchanged)
     failures: list[str] = []
-    max_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    max_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
     with ProcessPoolExecutor(max_workers=max_workers) as pool:
         futures: list[tuple[StagedSite, Path, bool, Future[_Outcome]]] = []
         for staged, target, incremental in jobs:
@@ -224,7 +231,7 @@ def _switch(out: Path, name: str, target: Path) -> None:
 
 
 def _prune(out: Path, name: str) -> None:
-    builds = sorted((out / ".builds").glob(f"{name}-*"), key=lambda p: p.name)
+    builds = sorted((out / ".builds").glob(f"{name}-[0-9]*"), key=lambda p: p.name)
     current = _current(out, name)
     for old in builds[:-_KEEP_BUILDS]:
         if old != current:

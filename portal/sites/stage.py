@@ -7,6 +7,7 @@ when their content changes, which keeps incremental builds incremental.
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import re
@@ -15,8 +16,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import yaml
 
 from portal.catalog import Entity, EntityRef
 from portal.docs import DocPage, DocSet, resolve_link
@@ -143,6 +142,7 @@ class StagedSite:
     config_file: Path
     pages: int
     structure: str  # changes when navigation or the page set changes: no dirty build then
+    changed: int  # staged files written or removed by this staging
 
 
 def stage(
@@ -231,13 +231,12 @@ def stage(
         config["repo_url"] = None
         config["edit_uri"] = None
     # The build folder changes every build; everything else in the config shapes every page.
-    structure = _hash(yaml.safe_dump(config) + "\n".join(sorted(writer.written)))
+    # JSON is YAML, and much faster to write for a navigation of thousands of pages.
+    structure = _hash(json.dumps(config, sort_keys=True) + "\n".join(sorted(writer.written)))
     config["site_dir"] = str(site_dir)
     config_file = stage_dir / "mkdocs.yml"
-    _write_if_changed(
-        config_file, yaml.safe_dump(config, sort_keys=False, allow_unicode=True).encode()
-    )
-    return StagedSite(plan.name, config_file, len(writer.written), structure)
+    _write_if_changed(config_file, json.dumps(config, indent=1).encode())
+    return StagedSite(plan.name, config_file, len(writer.written), structure, writer.changed)
 
 
 def _python_page(entity: Entity, package: str) -> str:
@@ -372,10 +371,11 @@ class _Writer:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.written: set[str] = set()
+        self.changed = 0
 
     def text(self, relative: str, content: str) -> None:
         self.written.add(relative)
-        _write_if_changed(self.root / relative, content.encode("utf-8"))
+        self.changed += _write_if_changed(self.root / relative, content.encode("utf-8"))
 
     def copy(self, relative: str, source: Path) -> None:
         self.written.add(relative)
@@ -388,6 +388,7 @@ class _Writer:
             return
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
+        self.changed += 1
 
     def remove_others(self) -> None:
         if not self.root.is_dir():
@@ -397,5 +398,6 @@ class _Writer:
                 relative = posixpath.relpath(Path(dirpath, name).as_posix(), self.root.as_posix())
                 if relative not in self.written:
                     os.unlink(Path(dirpath, name))
+                    self.changed += 1
             if not os.listdir(dirpath) and Path(dirpath) != self.root:
                 os.rmdir(dirpath)

@@ -44,6 +44,10 @@ def portal_url(base: str, audience: str, path: str, anchor: str = "") -> str:
 
 
 def relative_link(from_path: str, to_path: str, anchor: str = "") -> str:
-    """A Markdown link from one source page to another (MkDocs resolves .md links)."""
-    link = posixpath.relpath(to_path, posixpath.dirname(from_path) or ".")
+    """A Markdown link from one source page to another (MkDocs resolves .md links).
+
+    Climbs to the docs root and back down: not the shortest spelling, but cheap
+    to compute for the thousands of links of a large catalog.
+    """
+    link = "../" * from_path.count("/") + to_path
     return f"{link}#{anchor}" if anchor else link
