@@ -115,7 +115,7 @@ def _too_deep(document: Any, limit: int) -> bool:
         node, depth = stack.pop()
         if depth > limit:
             return True
-        children = node.values() if type(node) is dict else node
+        children = node.values() if type(node) is dict else node if type(node) is list else ()
         stack.extend((child, depth + 1) for child in children if type(child) in (dict, list))
     return False
 

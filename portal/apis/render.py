@@ -78,12 +78,6 @@ def _from_text(
         problems.add(DefinitionProblem((), f"{where}{exc.message}", "error", exc.line, exc.column))
         note = "The definition could not be read as YAML or JSON; it is shown as written."
         return _shown(text, None, kind, title or name, description, note, problems)
-    except TypeError:
-        # portal.yamlio cannot yet check the depth of a document that is a single
-        # value (it iterates the value); such a text is not a document either way.
-        problems.error((), f"the definition is a single value, expected a mapping (an {_EXPECTED})")
-        note = "The definition is a single value, not a document; it is shown as written."
-        return _shown(text, None, kind, title or name, description, note, problems)
     if not documents or documents[0] is None:
         problems.error((), "the definition is empty")
         note = "The definition is empty."

@@ -9,6 +9,8 @@ the previous build and renders only the pages whose source changed.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import shutil
@@ -97,11 +99,9 @@ def build_sites(
             scripts=scripts,
         )
         previous = _current(out, plan.name)
-        marker = cache_dir / "stage" / plan.name / "structure"
-        incremental = (
-            previous is not None and marker.exists() and marker.read_text() == staged.structure
-        )
-        if incremental and staged.changed == 0:
+        built = _built_state(cache_dir, plan.name, out)
+        incremental = previous is not None and built.get("structure") == staged.structure
+        if incremental and built.get("content") == staged.content:
             # Nothing this site shows has changed: the previous build stays as it is.
             unchanged.append(SiteResult(plan.name, staged.pages, 0.0, True, out / plan.name, True))
             report_progress(plan.name, "unchanged")
@@ -147,7 +147,9 @@ def build_sites(
         )
     for staged, target, _incremental in jobs:
         _switch(out, staged.name, target)
-        (cache_dir / "stage" / staged.name / "structure").write_text(staged.structure)
+        _built_state_file(cache_dir, staged.name, out).write_text(
+            json.dumps({"structure": staged.structure, "content": staged.content})
+        )
         _prune(out, staged.name)
     result.problems = model.report.sorted()
     result.seconds = time.perf_counter() - started
@@ -196,6 +198,20 @@ def _run_mkdocs(config_file: str, dirty: bool) -> _Outcome:
     finally:
         logger.removeHandler(handler)
     return _Outcome(time.perf_counter() - started)
+
+
+def _built_state_file(cache_dir: Path, name: str, out: Path) -> Path:
+    """What the site in ``out`` was last built from (the stage is shared by every ``out``)."""
+    key = hashlib.sha256(str(out).encode()).hexdigest()[:12]
+    return cache_dir / "stage" / name / f"built-{key}.json"
+
+
+def _built_state(cache_dir: Path, name: str, out: Path) -> dict[str, str]:
+    try:
+        data = json.loads(_built_state_file(cache_dir, name, out).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _current(out: Path, name: str) -> Path | None:

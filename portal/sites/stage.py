@@ -7,6 +7,7 @@ when their content changes, which keeps incremental builds incremental.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import posixpath
@@ -142,7 +143,7 @@ class StagedSite:
     config_file: Path
     pages: int
     structure: str  # changes when navigation or the page set changes: no dirty build then
-    changed: int  # staged files written or removed by this staging
+    content: str  # a digest of every staged file: equal means the site would be the same
 
 
 def stage(
@@ -236,7 +237,7 @@ def stage(
     config["site_dir"] = str(site_dir)
     config_file = stage_dir / "mkdocs.yml"
     _write_if_changed(config_file, json.dumps(config, indent=1).encode())
-    return StagedSite(plan.name, config_file, len(writer.written), structure, writer.changed)
+    return StagedSite(plan.name, config_file, len(writer.written), structure, writer.digest)
 
 
 def _python_page(entity: Entity, package: str) -> str:
@@ -347,8 +348,6 @@ def _plugin_name(entry: Any) -> str:
 
 
 def _hash(text: str) -> str:
-    import hashlib
-
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -371,15 +370,23 @@ class _Writer:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.written: set[str] = set()
-        self.changed = 0
+        self._digest = hashlib.sha256()
+
+    @property
+    def digest(self) -> str:
+        return self._digest.hexdigest()[:16]
 
     def text(self, relative: str, content: str) -> None:
         self.written.add(relative)
-        self.changed += _write_if_changed(self.root / relative, content.encode("utf-8"))
+        data = content.encode("utf-8")
+        self._digest.update(relative.encode() + b"\0" + hashlib.sha256(data).digest())
+        _write_if_changed(self.root / relative, data)
 
     def copy(self, relative: str, source: Path) -> None:
         self.written.add(relative)
         target = self.root / relative
+        stat = source.stat()
+        self._digest.update(f"{relative}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
         if (
             target.exists()
             and target.stat().st_size == source.stat().st_size
@@ -388,7 +395,6 @@ class _Writer:
             return
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
-        self.changed += 1
 
     def remove_others(self) -> None:
         if not self.root.is_dir():
@@ -398,6 +404,5 @@ class _Writer:
                 relative = posixpath.relpath(Path(dirpath, name).as_posix(), self.root.as_posix())
                 if relative not in self.written:
                     os.unlink(Path(dirpath, name))
-                    self.changed += 1
             if not os.listdir(dirpath) and Path(dirpath) != self.root:
                 os.rmdir(dirpath)

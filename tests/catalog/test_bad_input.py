@@ -499,3 +499,10 @@ def test_refs_to_a_rejected_entity_are_not_reported_again(make_catalog: MakeCata
     assert formatted(result) == [
         "catalog/team.yaml:7:13: error: spec.children: expected a list, got a number"
     ]
+
+
+@pytest.mark.parametrize("text", ["0\n", "just text\n", "- a\n- b\n"])
+def test_a_file_that_is_a_single_value_or_list(make_catalog: MakeCatalog, text: str) -> None:
+    result = make_catalog({"catalog/odd.yaml": text})
+    (problem,) = result.report.problems
+    assert problem.message.startswith("a catalog document must be a mapping")

@@ -142,3 +142,18 @@ def test_unknown_audience_is_refused(tmp_path: Path) -> None:
     root = small_repo(tmp_path / "repo")
     with pytest.raises(PortalError, match="unknown audience 'nope'"):
         build_sites(Settings(root=root), audiences=["nope"])
+
+
+def test_builds_into_two_folders_do_not_mix(tmp_path: Path) -> None:
+    root = small_repo(tmp_path / "repo")
+    first, second = tmp_path / "a", tmp_path / "b"
+    build_sites(Settings(root=root), audiences=["staff"], out=first)
+    runbook = root / "docs" / "internal" / "runbook.md"
+    runbook.write_text(runbook.read_text().replace("Run the restart.", "Run the B restart."))
+    build_sites(Settings(root=root), audiences=["staff"], out=second)
+    # The first folder's site was built before the edit: it is not "unchanged" now.
+    again = build_sites(Settings(root=root), audiences=["staff"], out=first)
+    assert [s.unchanged for s in again.sites] == [False]
+    assert "B restart" in (first / "staff" / "internal/runbook/index.html").read_text()
+    unchanged = build_sites(Settings(root=root), audiences=["staff"], out=first)
+    assert [s.unchanged for s in unchanged.sites] == [True]
