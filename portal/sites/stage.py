@@ -8,6 +8,7 @@ when their content changes, which keeps incremental builds incremental.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import os
 import posixpath
@@ -32,6 +33,11 @@ __all__ = ["AudiencePlan", "StagedSite", "plan_audiences", "stage"]
 
 PYTHON_PACKAGE = "portal.quantum.dev/python-package"
 LOCAL_PORTAL_URL = "http://127.0.0.1:8000"
+# A new MkDocs, theme or portal renders pages differently: no incremental build across them.
+_TOOL_VERSIONS = " ".join(
+    f"{name}={importlib.metadata.version(name)}"
+    for name in ("mkdocs", "mkdocs-material", "quantum-portal")
+)
 # Without a local Mermaid, diagrams show as their source: Material would fetch Mermaid
 # from a CDN for a mermaid block, and no page may load from outside.
 _MERMAID_FENCE = re.compile(r"^(\s*(?:`{3,}|~{3,})\s*)mermaid\b", re.M)
@@ -233,7 +239,12 @@ def stage(
         config["edit_uri"] = None
     # The build folder changes every build; everything else in the config shapes every page.
     # JSON is YAML, and much faster to write for a navigation of thousands of pages.
-    structure = _hash(json.dumps(config, sort_keys=True) + "\n".join(sorted(writer.written)))
+    structure = _hash(
+        json.dumps(config, sort_keys=True)
+        + root_config.read_text(encoding="utf-8")
+        + _TOOL_VERSIONS
+        + "\n".join(sorted(writer.written))
+    )
     config["site_dir"] = str(site_dir)
     config_file = stage_dir / "mkdocs.yml"
     _write_if_changed(config_file, json.dumps(config, indent=1).encode())
