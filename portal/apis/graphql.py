@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from portal.apis.markdown import Anchors, cell, code, fence, heading, inline, prose, table
 from portal.apis.model import ApiReference, DefinitionProblem, Operation, Problems
+from portal.apis.tokens import Token, Unreadable
 
 __all__ = ["render_graphql"]
 
@@ -28,20 +29,6 @@ _ROOTS = (
     ("mutation", "MUTATION", "Mutations"),
     ("subscription", "SUBSCRIPTION", "Subscriptions"),
 )
-
-
-class _Unreadable(Exception):
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(message)
-        self.line = line
-        self.message = message
-
-
-@dataclass(slots=True)
-class _Token:
-    kind: str
-    value: str
-    line: int
 
 
 @dataclass(slots=True)
@@ -62,16 +49,16 @@ class _Type:
     members: list[str] = field(default_factory=list)  # union members or interfaces
 
 
-def _tokens(text: str) -> list[_Token]:
-    tokens: list[_Token] = []
+def _tokens(text: str) -> list[Token]:
+    tokens: list[Token] = []
     position, line = 0, 1
     while position < len(text):
         match = _TOKEN.match(text, position)
         if match is None:
-            raise _Unreadable(line, f"unexpected character {text[position]!r}")
+            raise Unreadable(line, f"unexpected character {text[position]!r}")
         kind = match.lastgroup or "skip"
         if kind != "skip":
-            tokens.append(_Token(kind, match.group(0), line))
+            tokens.append(Token(kind, match.group(0), line))
         line += match.group(0).count("\n")
         position = match.end()
     return tokens
@@ -88,7 +75,7 @@ def _string_value(token: str) -> str:
 
 
 class _Reader:
-    def __init__(self, tokens: list[_Token]) -> None:
+    def __init__(self, tokens: list[Token]) -> None:
         self.tokens = tokens
         self.index = 0
         self.types: dict[str, _Type] = {}
@@ -113,21 +100,21 @@ class _Reader:
         token = self.tokens[self.index]
         return token.kind == "name" and token.value not in _KEYWORDS
 
-    def take(self, expected: str | None = None) -> _Token:
+    def take(self, expected: str | None = None) -> Token:
         if self.index >= len(self.tokens):
             line = self.tokens[-1].line if self.tokens else 1
             wanted = repr(expected) if expected else "more"
-            raise _Unreadable(line, f"the text ends where {wanted} was expected")
+            raise Unreadable(line, f"the text ends where {wanted} was expected")
         token = self.tokens[self.index]
         if expected is not None and token.value != expected:
-            raise _Unreadable(token.line, f"expected {expected!r}, found {token.value!r}")
+            raise Unreadable(token.line, f"expected {expected!r}, found {token.value!r}")
         self.index += 1
         return token
 
     def name(self) -> str:
         token = self.take()
         if token.kind != "name":
-            raise _Unreadable(token.line, f"expected a name, found {token.value!r}")
+            raise Unreadable(token.line, f"expected a name, found {token.value!r}")
         return token.value
 
     def description(self) -> str:
@@ -227,7 +214,7 @@ class _Reader:
                 self.name()
             return
         if keyword not in ("type", "interface", "input", "enum", "union", "scalar"):
-            raise _Unreadable(self.tokens[self.index - 1].line, f"unexpected {keyword!r}")
+            raise Unreadable(self.tokens[self.index - 1].line, f"unexpected {keyword!r}")
         name = self.name()
         known = self.types.get(name)
         item = known if extend and known else _Type(keyword, name, description)
@@ -271,7 +258,7 @@ def _read(text: str, problems: Problems) -> _Reader:
         reader.tokens = _tokens(text)
         while reader.peek():
             reader.definition()
-    except _Unreadable as exc:
+    except Unreadable as exc:
         message = (
             f"line {exc.line}: {exc.message}; the schema is listed only up to there "
             "and shown in full as source"

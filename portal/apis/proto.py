@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from portal.apis.markdown import Anchors, cell, code, fence, heading, inline, prose, table
 from portal.apis.model import ApiReference, DefinitionProblem, Operation, Problems
+from portal.apis.tokens import Token, Unreadable
 
 __all__ = ["render_proto"]
 
@@ -26,21 +27,6 @@ _TOKEN = re.compile(
     r"|(?P<punct>[{}()\[\];=<>,:./+-])"
 )
 _LABELS = frozenset({"optional", "required", "repeated"})
-
-
-class _Unreadable(Exception):
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(message)
-        self.line = line
-        self.message = message
-
-
-@dataclass(slots=True)
-class _Token:
-    kind: str
-    value: str
-    line: int
-    doc: str = ""
 
 
 @dataclass(slots=True)
@@ -75,8 +61,8 @@ def _comment_text(comment: str) -> str:
     return "\n".join(line.strip().lstrip("*").strip() for line in body)
 
 
-def _tokens(text: str) -> list[_Token]:
-    tokens: list[_Token] = []
+def _tokens(text: str) -> list[Token]:
+    tokens: list[Token] = []
     position, line = 0, 1
     pending: list[str] = []
     pending_end = 0
@@ -84,7 +70,7 @@ def _tokens(text: str) -> list[_Token]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if match is None:
-            raise _Unreadable(line, f"unexpected character {text[position]!r}")
+            raise Unreadable(line, f"unexpected character {text[position]!r}")
         kind, value = match.lastgroup or "space", match.group(0)
         if kind == "comment":
             if line > last_line:  # a comment on its own line, not after a statement
@@ -95,7 +81,7 @@ def _tokens(text: str) -> list[_Token]:
         elif kind != "space":
             doc = "\n".join(pending) if pending and pending_end >= line - 1 else ""
             tokens.append(
-                _Token(kind, re.sub(r"\s+", "", value) if kind == "name" else value, line, doc)
+                Token(kind, re.sub(r"\s+", "", value) if kind == "name" else value, line, doc)
             )
             pending, last_line = [], line + value.count("\n")
         line += value.count("\n")
@@ -104,7 +90,7 @@ def _tokens(text: str) -> list[_Token]:
 
 
 class _Reader:
-    def __init__(self, tokens: list[_Token]) -> None:
+    def __init__(self, tokens: list[Token]) -> None:
         self.tokens = tokens
         self.index = 0
         self.package = ""
@@ -117,14 +103,14 @@ class _Reader:
             return False
         return value is None or self.tokens[self.index].value == value
 
-    def take(self, expected: str | None = None) -> _Token:
+    def take(self, expected: str | None = None) -> Token:
         if self.index >= len(self.tokens):
             line = self.tokens[-1].line if self.tokens else 1
             wanted = repr(expected) if expected else "more"
-            raise _Unreadable(line, f"the text ends where {wanted} was expected")
+            raise Unreadable(line, f"the text ends where {wanted} was expected")
         token = self.tokens[self.index]
         if expected is not None and token.value != expected:
-            raise _Unreadable(token.line, f"expected {expected!r}, found {token.value!r}")
+            raise Unreadable(token.line, f"expected {expected!r}, found {token.value!r}")
         self.index += 1
         return token
 
@@ -252,7 +238,7 @@ def _read(text: str, problems: Problems) -> _Reader:
     try:
         reader.tokens = _tokens(text)
         reader.file()
-    except _Unreadable as exc:
+    except Unreadable as exc:
         message = (
             f"line {exc.line}: {exc.message}; the file is listed only up to there "
             "and shown in full as source"
