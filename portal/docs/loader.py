@@ -178,6 +178,7 @@ def _read_page(
         title=title,
         body=body,
         body_line=body_line,
+        text=text,
         meta=meta,
         headings=headings,
         links=find_links(body),

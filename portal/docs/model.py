@@ -23,6 +23,7 @@ class DocPage:
     title: str
     body: str
     body_line: int  # line of the file where the body starts (1-based)
+    text: str = ""  # the whole file as read, front matter included
     meta: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     audiences: tuple[str, ...] = ()

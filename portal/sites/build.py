@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -249,6 +250,23 @@ def _switch(out: Path, name: str, target: Path) -> None:
 def _prune(out: Path, name: str) -> None:
     builds = sorted((out / ".builds").glob(f"{name}-[0-9]*"), key=lambda p: p.name)
     current = _current(out, name)
-    for old in builds[:-_KEEP_BUILDS]:
-        if old != current:
-            shutil.rmtree(old, ignore_errors=True)
+    old = [b for b in builds[:-_KEEP_BUILDS] if b != current]
+    if not old:
+        return
+    # Deleting thousands of files is slow and nobody waits for it: move the old
+    # builds aside at once and let a detached process remove them.
+    trash = out / ".builds" / f".trash-{uuid.uuid4().hex[:8]}"
+    trash.mkdir()
+    for build in old:
+        os.replace(build, trash / build.name)
+    rm = shutil.which("rm")
+    if rm:
+        subprocess.Popen(
+            [rm, "-rf", str(trash)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    else:
+        shutil.rmtree(trash, ignore_errors=True)

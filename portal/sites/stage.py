@@ -297,7 +297,7 @@ def _tree_nav(items: list[DocPage], plan: AudiencePlan, depth: int) -> list[Any]
 
 def _rewritten(plan: AudiencePlan, page: DocPage, docs: DocSet, *, prefix: str) -> str:
     """The page's source with links outside this site pointed elsewhere or dropped."""
-    text = page.source.read_text(encoding="utf-8-sig")
+    text = page.text
     if not page.links:
         return text
     staged = set(plan.pages) if docs is plan.model.docs else set(docs.pages)
@@ -382,6 +382,12 @@ class _Writer:
         self.root = root
         self.written: set[str] = set()
         self._digest = hashlib.sha256()
+        self._hashes: dict[str, str] = {}
+        self._manifest = root.parent / "staged.json"
+        try:
+            self._previous: dict[str, str] = json.loads(self._manifest.read_text())
+        except (OSError, ValueError):
+            self._previous = {}
 
     @property
     def digest(self) -> str:
@@ -390,8 +396,13 @@ class _Writer:
     def text(self, relative: str, content: str) -> None:
         self.written.add(relative)
         data = content.encode("utf-8")
-        self._digest.update(relative.encode() + b"\0" + hashlib.sha256(data).digest())
-        _write_if_changed(self.root / relative, data)
+        digest = hashlib.sha256(data).hexdigest()
+        self._digest.update(f"{relative}\0{digest}".encode())
+        self._hashes[relative] = digest
+        target = self.root / relative
+        # The manifest of the last staging saves reading every staged file back.
+        if self._previous.get(relative) != digest or not target.exists():
+            _write_if_changed(target, data)
 
     def copy(self, relative: str, source: Path) -> None:
         self.written.add(relative)
@@ -408,6 +419,7 @@ class _Writer:
         shutil.copy2(source, target)
 
     def remove_others(self) -> None:
+        _write_if_changed(self._manifest, json.dumps(self._hashes).encode())
         if not self.root.is_dir():
             return
         for dirpath, _dirs, files in os.walk(self.root, topdown=False):
