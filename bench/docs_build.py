@@ -39,7 +39,9 @@ SAMPLE_EVERY_S = 0.05
 PSS_EVERY = 4  # samples
 MIB = 1024 * 1024
 # portal build's line per site on stderr: "<audience> <pages> pages <seconds> s (<mode>) <path>"
-_SITE_LINE = re.compile(r"^(\S+)\s+(\d+) pages\s+([\d.]+) s\s+\((full|incremental)\)\s+(.+)$")
+_SITE_LINE = re.compile(
+    r"^(\S+)\s+(\d+) pages\s+([\d.]+) s\s+\((full|incremental|unchanged)\)\s+(.+)$"
+)
 _EDIT = (
     "\n\nThis paragraph was added by the benchmark's one-page edit: an incremental "
     "rebuild should render little more than this page.\n"
@@ -483,6 +485,8 @@ def _aligned(rows: list[tuple[str, ...]], indent: str = "") -> list[str]:
 def _site_time(site: dict[str, Any] | None) -> str:
     if site is None:
         return "-"
+    if site["mode"] == "unchanged":
+        return "unchanged"
     return f"{site['seconds']:.1f} s {site['mode']}"
 
 
