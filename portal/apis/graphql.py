@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from portal.apis.markdown import Anchors, cell, code, fence, heading, inline, prose, table
 from portal.apis.model import ApiReference, DefinitionProblem, Operation, Problems
-from portal.apis.tokens import Token, Unreadable
+from portal.apis.tokens import Cursor, Token, Unreadable
 
 __all__ = ["render_graphql"]
 
@@ -74,24 +74,11 @@ def _string_value(token: str) -> str:
     return token[1:-1].replace('\\"', '"').replace("\\\\", "\\")
 
 
-class _Reader:
+class _Reader(Cursor):
     def __init__(self, tokens: list[Token]) -> None:
-        self.tokens = tokens
-        self.index = 0
+        super().__init__(tokens)
         self.types: dict[str, _Type] = {}
         self.roots: dict[str, str] = {}
-
-    def peek(self, value: str | None = None) -> bool:
-        if self.index >= len(self.tokens):
-            return False
-        return value is None or self.tokens[self.index].value == value
-
-    def skip(self, value: str) -> bool:
-        """Take the next token if it is ``value``."""
-        if self.peek(value):
-            self.index += 1
-            return True
-        return False
 
     def peek_name(self) -> bool:
         """Whether a name that is not a keyword comes next."""
@@ -99,17 +86,6 @@ class _Reader:
             return False
         token = self.tokens[self.index]
         return token.kind == "name" and token.value not in _KEYWORDS
-
-    def take(self, expected: str | None = None) -> Token:
-        if self.index >= len(self.tokens):
-            line = self.tokens[-1].line if self.tokens else 1
-            wanted = repr(expected) if expected else "more"
-            raise Unreadable(line, f"the text ends where {wanted} was expected")
-        token = self.tokens[self.index]
-        if expected is not None and token.value != expected:
-            raise Unreadable(token.line, f"expected {expected!r}, found {token.value!r}")
-        self.index += 1
-        return token
 
     def name(self) -> str:
         token = self.take()

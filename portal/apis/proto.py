@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from portal.apis.markdown import Anchors, cell, code, fence, heading, inline, prose, table
 from portal.apis.model import ApiReference, DefinitionProblem, Operation, Problems
-from portal.apis.tokens import Token, Unreadable
+from portal.apis.tokens import Cursor, Token, Unreadable
 
 __all__ = ["render_proto"]
 
@@ -89,36 +89,13 @@ def _tokens(text: str) -> list[Token]:
     return tokens
 
 
-class _Reader:
+class _Reader(Cursor):
     def __init__(self, tokens: list[Token]) -> None:
-        self.tokens = tokens
-        self.index = 0
+        super().__init__(tokens)
         self.package = ""
         self.syntax = ""
         self.services: list[_Service] = []
         self.declarations: list[_Declaration] = []
-
-    def peek(self, value: str | None = None) -> bool:
-        if self.index >= len(self.tokens):
-            return False
-        return value is None or self.tokens[self.index].value == value
-
-    def take(self, expected: str | None = None) -> Token:
-        if self.index >= len(self.tokens):
-            line = self.tokens[-1].line if self.tokens else 1
-            wanted = repr(expected) if expected else "more"
-            raise Unreadable(line, f"the text ends where {wanted} was expected")
-        token = self.tokens[self.index]
-        if expected is not None and token.value != expected:
-            raise Unreadable(token.line, f"expected {expected!r}, found {token.value!r}")
-        self.index += 1
-        return token
-
-    def skip(self, value: str) -> bool:
-        if self.peek(value):
-            self.index += 1
-            return True
-        return False
 
     def skip_statement(self) -> None:
         """Up to and including the ``;`` ending a statement, or a whole ``{…}`` block."""
