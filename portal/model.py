@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from portal.catalog import Catalog, Entity, EntityRef, LoadResult, load_catalog
+from portal.catalog import Catalog, Entity, EntityRef, LoadResult, load_catalog, problem_at
 from portal.docs import DocSet, load_docs
-from portal.problems import Problem, Report
+from portal.problems import Problem, Report, display_path
 from portal.settings import Settings
 from portal.sites.config import SiteConfig, load_site_config
 
@@ -68,16 +68,23 @@ def _entity_docs(model: Model, entity: Entity, audiences: set[str]) -> None:
     path = ("metadata", "annotations", TECHDOCS_REF)
     if not ref.startswith("dir:"):
         model.report.add(
-            _at(entity, path, f"{ref!r}: only dir:<path> is supported (e.g. dir:.)", "warning")
+            problem_at(
+                entity.origin,
+                path,
+                f"{ref!r}: only dir:<path> is supported (e.g. dir:.)",
+                "warning",
+            )
         )
         return
     base = entity.origin.path.parent / ref[4:]
     folder = (base / "docs").resolve()
     if not folder.is_relative_to(root):
-        model.report.add(_at(entity, path, f"{ref!r} leaves the repository"))
+        model.report.add(problem_at(entity.origin, path, f"{ref!r} leaves the repository"))
         return
     if not folder.is_dir():
-        model.report.add(_at(entity, path, f"{ref!r}: no docs folder at {folder}", "warning"))
+        model.report.add(
+            problem_at(entity.origin, path, f"{ref!r}: no docs folder at {folder}", "warning")
+        )
         return
     model.entity_docs[entity.ref] = load_docs(
         folder,
@@ -87,14 +94,6 @@ def _entity_docs(model: Model, entity: Entity, audiences: set[str]) -> None:
         report=model.report,
         strict_links=False,
     )
-
-
-def _at(
-    entity: Entity, path: tuple[str | int, ...], message: str, severity: str = "error"
-) -> Problem:
-    from portal.catalog import problem_at
-
-    return problem_at(entity.origin, path, message, severity)  # type: ignore[arg-type]
 
 
 def _api_references(model: Model) -> None:
@@ -115,7 +114,7 @@ def _api_references(model: Model) -> None:
         for problem in reference.problems:
             if isinstance(source, Path) and isinstance(definition, str):
                 pos = locate(definition, problem.pointer)
-                display = _relative(source, root)
+                display = display_path(source, root)
                 model.report.add(
                     Problem(display, problem.message, problem.severity, *(pos or (None, None)))
                 )
@@ -136,11 +135,4 @@ def _api_references(model: Model) -> None:
                 )
             else:
                 path = ("spec", "definition", *problem.pointer)
-                model.report.add(_at(entity, path, problem.message, problem.severity))
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return str(path)
+                model.report.add(problem_at(entity.origin, path, problem.message, problem.severity))

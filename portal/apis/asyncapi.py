@@ -26,7 +26,7 @@ from portal.apis.markdown import (
     table,
 )
 from portal.apis.model import ApiReference, Operation, Pointer, Problems
-from portal.apis.overview import expand_url, info_lines, security_section
+from portal.apis.overview import check_info, expand_url, info_lines, security_section
 from portal.apis.refs import Resolver, check_refs
 from portal.apis.schemas import SchemaRenderer
 from portal.apis.values import as_dict, as_list, as_text, named
@@ -269,13 +269,8 @@ def render_asyncapi(
     problems = Problems()
     major = _major(doc, problems)
     check_refs(doc, problems)
+    check_info(doc, problems)
     info = doc.get("info")
-    if not isinstance(info, dict):
-        problems.error(("info",), "no 'info' mapping (required: the API's title and version)")
-    else:
-        for key in ("title", "version"):
-            if not as_text(info.get(key)):
-                problems.error(("info",), f"info has no '{key}' (required)")
     if major == "2" and "channels" not in doc:
         problems.error(("channels",), "no 'channels' (required in AsyncAPI 2)")
     page = _Page(doc, major, problems)

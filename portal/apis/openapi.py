@@ -14,7 +14,7 @@ from portal.apis.context import METHODS, Context, OperationInfo
 from portal.apis.markdown import Anchors, heading, inline, link, prose, slug
 from portal.apis.model import ApiReference, Operation, Pointer, Problems
 from portal.apis.operations import render_operation, security_line
-from portal.apis.overview import info_lines, security_section, servers_section
+from portal.apis.overview import check_info, info_lines, security_section, servers_section
 from portal.apis.refs import Resolver, check_refs
 from portal.apis.schemas import SchemaRenderer
 from portal.apis.values import as_dict, as_list, as_text, named
@@ -63,13 +63,7 @@ def _version(doc: dict[str, Any], problems: Problems) -> str:
 
 
 def _check_top(doc: dict[str, Any], version: str, problems: Problems) -> None:
-    info = doc.get("info")
-    if not isinstance(info, dict):
-        problems.error(("info",), "no 'info' mapping (required: the API's title and version)")
-    else:
-        for key in ("title", "version"):
-            if not as_text(info.get(key)):
-                problems.error(("info",), f"info has no '{key}' (required)")
+    check_info(doc, problems)
     if version in ("2.0", "3.0"):
         if "paths" not in doc:
             spec = "Swagger 2.0" if version == "2.0" else "OpenAPI 3.0"

@@ -15,6 +15,17 @@ __all__ = ["expand_url", "info_lines", "security_section", "server_rows", "serve
 _VARIABLE = re.compile(r"\{([^{}]+)\}")
 
 
+def check_info(doc: dict[str, Any], problems: Problems) -> None:
+    """OpenAPI and AsyncAPI both require an info mapping with a title and a version."""
+    info = doc.get("info")
+    if not isinstance(info, dict):
+        problems.error(("info",), "no 'info' mapping (required: the API's title and version)")
+    else:
+        for key in ("title", "version"):
+            if not as_text(info.get(key)):
+                problems.error(("info",), f"info has no '{key}' (required)")
+
+
 def info_lines(root: dict[str, Any], title: str, spec: str, fallback: str | None) -> list[str]:
     """The h1, version, description, contact, license and outside docs of a document."""
     info = as_dict(root.get("info"))

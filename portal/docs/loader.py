@@ -14,7 +14,7 @@ from portal.catalog import Catalog, RefError, parse_ref
 from portal.catalog import rules as catalog_rules
 from portal.docs.markdown import Link, find_headings, find_links
 from portal.docs.model import DocPage, DocSet
-from portal.problems import Problem, Report, Severity
+from portal.problems import Problem, Report, Severity, display_path
 from portal.yamlio import Limits, Locator, YamlError, load_documents, read_text
 
 __all__ = ["load_docs", "split_front_matter"]
@@ -77,7 +77,7 @@ def load_docs(
         ):
             continue
         relative = path.relative_to(docs_dir).as_posix()
-        display = _display(path, root)
+        display = display_path(path, root)
         if path.name in _CATEGORY_FILES:
             _read_category(path, relative, display, docs, report, limits)
         elif path.suffix.lower() in (".md", ".markdown"):
@@ -90,13 +90,6 @@ def load_docs(
             docs.assets.append(relative)
     _check_links(docs, report, strict_links)
     return docs
-
-
-def _display(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def _read_category(
