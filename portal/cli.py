@@ -129,8 +129,11 @@ def build(root: Path | None, audiences: tuple[str, ...], out: Path | None) -> No
 
     settings = _settings(root)
     try:
+        model = _build_model(settings)
         with BuildProgress() as progress:
-            result = build_sites(settings, audiences=audiences, out=out, progress=progress.update)
+            result = build_sites(
+                settings, audiences=audiences, out=out, progress=progress.update, model=model
+            )
     except ValidationFailed as exc:
         for problem in exc.problems:
             click.echo(problem.format())
@@ -150,6 +153,92 @@ def build(root: Path | None, audiences: tuple[str, ...], out: Path | None) -> No
             err=True,
         )
     click.echo(f"built {len(result.sites)} sites in {result.seconds:.1f} s", err=True)
+
+
+def _build_model(settings: Settings) -> Any:
+    """The model a build reads: the repository plus what the portal has registered."""
+    from portal.model import load_model
+    from portal.web.runtime import stored_sources
+
+    return load_model(settings, registered=stored_sources(settings))
+
+
+@cli.command()
+@root_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--reload", is_flag=True, help="Restart when the portal's code changes.")
+@click.option("--no-build", is_flag=True, help="Serve the sites as they are; build nothing first.")
+def serve(root: Path | None, host: str, port: int, reload: bool, no_build: bool) -> None:
+    """Build what is stale, then serve the portal (docs sites, catalog, registration, API)."""
+    import os
+
+    import uvicorn
+
+    from portal.web.identity import is_loopback
+    from portal.web.runtime import settings_env
+
+    settings = _settings(root)
+    if not is_loopback(host):
+        raise click.UsageError(
+            f"--host {host}: the portal runs with a development identity until single sign-on "
+            "is configured, and that identity may only listen on loopback (127.0.0.1 or ::1)"
+        )
+    if not no_build:
+        _serve_build(settings)
+    display = f"[{host}]" if ":" in host else host
+    click.echo(f"Quantum Portal: http://{display}:{port}/  (Ctrl+C stops it)", err=True)
+    os.environ.update(settings_env(settings))
+    uvicorn.run(
+        "portal.web.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        reload=reload,
+        reload_dirs=[str(Path(__file__).parent)] if reload else None,
+        log_level="info",
+        proxy_headers=False,
+    )
+
+
+def _serve_build(settings: Settings) -> None:
+    from portal.exceptions import ValidationFailed
+    from portal.sites.build import build_sites
+    from portal.sites.progress import BuildProgress
+
+    if not (settings.root / "mkdocs.yml").is_file():
+        click.echo("no mkdocs.yml: serving the catalog without docs sites", err=True)
+        return
+    try:
+        model = _build_model(settings)
+        with BuildProgress() as progress:
+            result = build_sites(settings, progress=progress.update, model=model)
+    except ValidationFailed as exc:
+        for problem in exc.problems:
+            click.echo(problem.format(), err=True)
+        click.echo("the sites were not rebuilt (errors above); serving the previous ones", err=True)
+        return
+    built = [s.audience for s in result.sites if not s.unchanged]
+    click.echo(
+        f"sites: {len(built)} rebuilt, {len(result.sites) - len(built)} unchanged "
+        f"({result.seconds:.1f} s)",
+        err=True,
+    )
+
+
+@cli.command()
+@root_option
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def openapi(root: Path | None, out: Path | None) -> None:
+    """Print (or write to --out) the OpenAPI document of the portal's REST API."""
+    from portal.web.api import openapi_document
+
+    text = openapi_document()
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}", err=True)
 
 
 @cli.group()

@@ -9,9 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from portal.catalog import Catalog, Entity, EntityRef, LoadResult, load_catalog, problem_at
+from portal.catalog import (
+    Catalog,
+    Entity,
+    EntityRef,
+    LoadResult,
+    Registered,
+    load_catalog,
+    problem_at,
+)
 from portal.docs import DocSet, load_docs
 from portal.problems import Problem, Report, display_path
 from portal.settings import Settings
@@ -37,9 +46,14 @@ class Model:
     apis: dict[EntityRef, ApiReference] = field(default_factory=dict)
 
 
-def load_model(settings: Settings, *, with_docs: bool = True) -> Model:
-    """Load and check every source; every problem lands in ``model.report``."""
-    result: LoadResult = load_catalog(settings)
+def load_model(
+    settings: Settings, *, with_docs: bool = True, registered: Sequence[Registered] = ()
+) -> Model:
+    """Load and check every source; every problem lands in ``model.report``.
+
+    ``registered``: descriptors registered in the portal, composed after the files.
+    """
+    result: LoadResult = load_catalog(settings, registered=registered)
     report = result.report
     site = load_site_config(settings.root, report) if with_docs else None
     audiences = set(site.audiences) if site else set()

@@ -56,6 +56,41 @@ class Settings(BaseSettings):
         "between audience sites use it; empty means links relative to the host.",
     )
 
+    data_dir: Path | None = Field(
+        default=None,
+        description="Where the portal keeps its state (the SQLite database). Default: <root>/data.",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of the portal's database "
+        "(e.g. postgresql+psycopg://portal@db/portal). Default: SQLite in the data folder.",
+    )
+    site_dir: Path | None = Field(
+        default=None,
+        description="Where built sites live and are served from. Default: <root>/site.",
+    )
+    max_upload_bytes: int = Field(
+        default=256 * 1024,
+        gt=0,
+        description="Largest descriptor accepted by the registration form and API, in bytes.",
+    )
+    dev_user: str = Field(
+        default="dev@localhost",
+        description="Who the development identity is (only on loopback, before SSO is set up).",
+    )
+
+    @property
+    def data_path(self) -> Path:
+        return self.data_dir if self.data_dir is not None else self.root / "data"
+
+    @property
+    def site_path(self) -> Path:
+        return self.site_dir if self.site_dir is not None else self.root / "site"
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_path / 'portal.db'}"
+
     @field_validator("root")
     @classmethod
     def _root_exists(cls, value: Path) -> Path:

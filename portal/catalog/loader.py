@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import gc
 import glob
 import os
 from collections import deque
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,15 @@ from portal.problems import Problem, Report, Severity
 from portal.settings import Settings
 from portal.yamlio import Limits, Locator, YamlError, load_documents
 
-__all__ = ["LoadResult", "load_catalog"]
+__all__ = [
+    "CatalogSources",
+    "CheckResult",
+    "LoadResult",
+    "Registered",
+    "TextSource",
+    "load_catalog",
+    "relate",
+]
 
 
 @dataclass(slots=True)
@@ -46,25 +57,126 @@ def limits_of(settings: Settings) -> Limits:
     return Limits(settings.max_file_bytes, settings.max_yaml_nodes, settings.max_yaml_depth)
 
 
-def load_catalog(settings: Settings, *, pm: pluggy.PluginManager | None = None) -> LoadResult:
-    """Read every file matching ``settings.catalog_paths`` and every Location they name."""
-    pm = pm or get_plugin_manager(settings.root)
-    kinds = registered_kinds(pm)
-    loader = _Loader(settings, kinds)
+@dataclass(frozen=True, slots=True)
+class TextSource:
+    """A descriptor that is not one of the repository's files, e.g. one registered in the portal.
+
+    ``display`` names it in messages. Relative paths in it (Location targets,
+    ``$text``) are read from the repository root.
+    """
+
+    display: str
+    text: str
+
+
+Registered = TextSource | str
+"""A registered descriptor: its text, or the repository path of a catalog file to read."""
+
+
+def load_catalog(
+    settings: Settings,
+    *,
+    pm: pluggy.PluginManager | None = None,
+    registered: Sequence[Registered] = (),
+) -> LoadResult:
+    """Read every file matching ``settings.catalog_paths`` and every Location they name.
+
+    ``registered`` descriptors come after the files: a file's entity wins a name clash.
+    """
+    return CatalogSources(settings, pm=pm).compose(registered)
+
+
+class CatalogSources:
+    """The repository's catalog files, read once, with registered descriptors composed on top.
+
+    The portal keeps one of these: registering a descriptor re-relates the entities
+    already read instead of reading every file again.
+    """
+
+    def __init__(self, settings: Settings, *, pm: pluggy.PluginManager | None = None) -> None:
+        self.settings = settings
+        self.pm = pm or get_plugin_manager(settings.root)
+        self.kinds = registered_kinds(self.pm)
+        self._files = _Loader(settings, self.kinds)
+        with _collector_paused():
+            self._files.run()
+
+    def compose(self, registered: Sequence[Registered] = ()) -> LoadResult:
+        """The catalog of the files plus ``registered``, related, with every problem."""
+        extra = _Loader(self.settings, self.kinds)
+        extra.skip(self._files.seen)
+        with _collector_paused():
+            for source in registered:
+                extra.read_registered(source)
+            report = Report()
+            report.extend(self._files.report)
+            report.extend(extra.report)
+            # Entities are copied: a catalog already handed out keeps its relations.
+            entities = [copy.copy(e) for e in self._files.entities] + extra.entities
+            catalog = relate(entities, self._files.rejected | extra.rejected, self.kinds, report)
+        for entity in catalog:
+            self.pm.hook.portal_catalog_check_entity(entity=entity, report=report)
+        self.pm.hook.portal_catalog_loaded(catalog=catalog, report=report)
+        return LoadResult(catalog, report, self._files.files + extra.files)
+
+    def check(self, source: Registered, existing: Catalog) -> CheckResult:
+        """A dry run: what adding ``source`` to the catalog ``existing`` would give.
+
+        Reads and validates ``source`` alone, then checks its names and references
+        against ``existing`` without composing the catalog again, so it costs the
+        size of the submission, not of the catalog. The report holds the problems
+        of ``source`` only; ``entities`` are the ones that would be added.
+        """
+        alone = _Loader(self.settings, self.kinds)
+        alone.skip(self._files.seen)
+        with _collector_paused():
+            alone.read_registered(source)
+        report = Report()
+        report.extend(alone.report)
+        rejected = self._files.rejected | alone.rejected
+        kept: dict[EntityRef, Entity] = {}
+        clashes: list[tuple[Entity, Entity]] = []
+        for entity in alone.entities:
+            first = existing.get(entity.ref) or kept.get(entity.ref)
+            if first is not None:
+                report.add(_duplicate(entity, first))
+                if entity.ref in existing:
+                    clashes.append((entity, first))
+                continue
+            kept[entity.ref] = entity
+        for entity in kept.values():
+            kind = self.kinds.get(entity.ref.kind)
+            for field, position, target in entity.spec_refs if kind else ():
+                if kind is not None and kind.fields[field].relation is None:
+                    continue
+                if target not in kept and target not in existing and target not in rejected:
+                    report.add(_dangling(entity, field, position, target))
+            self.pm.hook.portal_catalog_check_entity(entity=entity, report=report)
+        return CheckResult(list(kept.values()), report, existing, clashes)
+
+
+@dataclass(slots=True)
+class CheckResult:
+    """What a dry run found: the entities that would be added, and every problem."""
+
+    entities: list[Entity]
+    report: Report
+    existing: Catalog
+    # (the submitted entity, the one already in the catalog under its name)
+    clashes: list[tuple[Entity, Entity]]
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
     # A load builds many small objects and no reference cycles worth collecting;
     # pausing the cyclic collector meanwhile saves it from scanning them repeatedly.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        loader.run()
-        catalog = loader.relate()
+        yield
     finally:
         if collecting:
             gc.enable()
-    for entity in catalog:
-        pm.hook.portal_catalog_check_entity(entity=entity, report=loader.report)
-    pm.hook.portal_catalog_loaded(catalog=catalog, report=loader.report)
-    return LoadResult(catalog, loader.report, loader.files)
 
 
 class _Loader:
@@ -83,8 +195,12 @@ class _Loader:
         self.files = 0
         # Entities that failed validation: refs to them are not reported again as missing.
         self.rejected: set[EntityRef] = set()
-        self._seen: set[Path | Url] = set()
+        self.seen: set[Path | Url] = set()
         self._queue: deque[_Pending] = deque()
+
+    def skip(self, sources: set[Path | Url]) -> None:
+        """Do not read ``sources`` (already read by another loader)."""
+        self.seen |= sources
 
     # -- reading ----------------------------------------------------------
 
@@ -104,12 +220,32 @@ class _Loader:
                     )
             if not matches:
                 self.report.warning(pattern, "no catalog file matches this pattern")
+        self._drain()
+
+    def read_registered(self, source: Registered) -> None:
+        """Read a registered text, or the repository catalog file a registration names."""
+        base = self.root / "catalog-info.yaml"  # relative paths start at the root
+        if isinstance(source, TextSource):
+            self._parse(source.text, base, source.display)
+        else:
+            try:
+                targets = self.resolver.resolve(base, source)
+            except Refused as exc:
+                self.report.add(Problem(source, str(exc), exc.severity))
+                return
+            if not targets:
+                self.report.add(Problem(source, "matches no file in the repository"))
+            for target in targets:
+                self._enqueue(_Pending(target))
+        self._drain()
+
+    def _drain(self) -> None:
         while self._queue:
             self._read(self._queue.popleft())
 
     def _enqueue(self, pending: _Pending) -> None:
-        if pending.source not in self._seen:
-            self._seen.add(pending.source)
+        if pending.source not in self.seen:
+            self.seen.add(pending.source)
             self._queue.append(pending)
 
     def _display(self, source: Path | Url) -> str:
@@ -120,11 +256,12 @@ class _Loader:
         display = self._display(source)
         try:
             text = self.resolver.read(source)
-            documents = load_documents(text, self.resolver.limits)
         except (FileNotFoundError, IsADirectoryError):
             if not pending.optional and pending.via is not None:
                 origin, path = pending.via
                 self.report.add(problem_at(origin, path, f"no such file: {display}"))
+            elif pending.via is None:
+                self.report.add(Problem(display, "no such file"))
             return
         except YamlError as exc:
             self.report.add(Problem(display, exc.message, "error", exc.line, exc.column))
@@ -132,7 +269,16 @@ class _Loader:
         except OSError as exc:
             self.report.add(Problem(display, f"cannot be read: {exc.strerror}", "error"))
             return
-        self.files += 1
+        if self._parse(text, source, display):
+            self.files += 1
+
+    def _parse(self, text: str, source: Path | Url, display: str) -> bool:
+        """Validate every document of ``text``; False when it is not YAML at all."""
+        try:
+            documents = load_documents(text, self.resolver.limits)
+        except YamlError as exc:
+            self.report.add(Problem(display, exc.message, "error", exc.line, exc.column))
+            return False
         locator = Locator(text)
         needs_substitution = any(p in text for p in PLACEHOLDERS)
         if all(document is None for document in documents):
@@ -169,6 +315,7 @@ class _Loader:
             self.entities.append(entity)
             if entity.ref.kind == "location":
                 self._follow(entity, source)
+        return True
 
     def _emitter(self, origin: Origin) -> Emit:
         def emit(path: KeyPath, message: str, severity: Severity) -> None:
@@ -207,52 +354,50 @@ class _Loader:
             for source in sources:
                 self._enqueue(_Pending(source, (location.origin, path), optional))
 
-    # -- relating ---------------------------------------------------------
 
-    def relate(self) -> Catalog:
-        index: dict[EntityRef, Entity] = {}
-        for entity in self.entities:
-            first = index.get(entity.ref)
-            if first is not None:
-                self.report.add(
-                    problem_at(
-                        entity.origin,
-                        ("metadata", "name"),
-                        f"{entity.ref} is already defined at {first.origin.describe()} "
-                        "(names are unique per kind and namespace, ignoring case); "
-                        "this one is ignored",
-                    )
-                )
-                continue
-            index[entity.ref] = entity
+def relate(
+    entities: list[Entity], rejected: set[EntityRef], kinds: dict[str, KindSpec], report: Report
+) -> Catalog:
+    """Index ``entities`` (the first of a name wins) and derive their relations both ways."""
+    index: dict[EntityRef, Entity] = {}
+    for entity in entities:
+        first = index.get(entity.ref)
+        if first is not None:
+            report.add(_duplicate(entity, first))
+            continue
+        index[entity.ref] = entity
 
-        related: dict[EntityRef, set[Relation]] = {ref: set() for ref in index}
-        for entity in index.values():
-            kind = self.kinds.get(entity.ref.kind)
-            if kind is None:
+    related: dict[EntityRef, set[Relation]] = {ref: set() for ref in index}
+    for entity in index.values():
+        kind = kinds.get(entity.ref.kind)
+        if kind is None:
+            continue
+        for field, position, target in entity.spec_refs:
+            relation = kind.fields[field].relation
+            if relation is None:
                 continue
-            for field, position, target in entity.spec_refs:
-                relation = kind.fields[field].relation
-                if relation is None:
-                    continue
-                related[entity.ref].add(Relation(relation, target))
-                if target in index:
-                    related[target].add(Relation(RELATION_PAIRS[relation], entity.ref))
-                elif target not in self.rejected:
-                    path: KeyPath = (
-                        ("spec", field) if position is None else ("spec", field, position)
-                    )
-                    self.report.add(
-                        problem_at(
-                            entity.origin,
-                            path,
-                            f"{target} does not exist in the catalog",
-                            "warning",
-                        )
-                    )
-        for ref, relations in related.items():
-            index[ref].relations = sorted(relations)
-        return Catalog(index)
+            related[entity.ref].add(Relation(relation, target))
+            if target in index:
+                related[target].add(Relation(RELATION_PAIRS[relation], entity.ref))
+            elif target not in rejected:
+                report.add(_dangling(entity, field, position, target))
+    for ref, relations in related.items():
+        index[ref].relations = sorted(relations)
+    return Catalog(index)
+
+
+def _duplicate(entity: Entity, first: Entity) -> Problem:
+    return problem_at(
+        entity.origin,
+        ("metadata", "name"),
+        f"{entity.ref} is already defined at {first.origin.describe()} "
+        "(names are unique per kind and namespace, ignoring case); this one is ignored",
+    )
+
+
+def _dangling(entity: Entity, field: str, position: int | None, target: EntityRef) -> Problem:
+    path: KeyPath = ("spec", field) if position is None else ("spec", field, position)
+    return problem_at(entity.origin, path, f"{target} does not exist in the catalog", "warning")
 
 
 def _intended_ref(document: dict[str, Any]) -> EntityRef | None:

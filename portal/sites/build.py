@@ -77,7 +77,7 @@ def build_sites(
     if unknown:
         known = ", ".join(model.site.audiences)
         raise PortalError(f"unknown audience {', '.join(map(repr, unknown))} (declared: {known})")
-    out = (out or settings.root / "site").resolve()
+    out = (out or settings.site_path).resolve()
     cache_dir = settings.root / ".cache" / "portal"
     plans = plan_audiences(model, settings.public_url)
     chosen = [plans[name] for name in (audiences or list(plans))]

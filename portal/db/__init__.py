@@ -1,0 +1,6 @@
+"""The portal's own state: registrations and build state, in SQLAlchemy 2 with Alembic."""
+
+from portal.db.database import Database
+from portal.db.models import Base, BuildState, Registration
+
+__all__ = ["Base", "BuildState", "Database", "Registration"]

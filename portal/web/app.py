@@ -1,0 +1,227 @@
+"""The FastAPI application: ``create_app(settings)`` and nothing at import time."""
+
+from __future__ import annotations
+
+import glob
+import importlib.util
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import ClassVar
+
+from fastapi import FastAPI
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from portal.settings import Settings
+from portal.web import api, pages
+from portal.web.identity import development_user, is_loopback
+from portal.web.runtime import Portal
+from portal.web.sitefiles import file_response, locate
+
+__all__ = ["create_app"]
+
+STATIC = Path(__file__).with_name("static")
+
+
+def create_app(
+    settings: Settings, *, portal: Portal | None = None, rebuild: bool = True
+) -> FastAPI:
+    """The portal's ASGI app. ``portal`` is started with the app unless it already was."""
+    runtime = portal or Portal(settings, rebuild=rebuild)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        started = runtime._view is not None
+        if not started:
+            runtime.start()
+        try:
+            yield
+        finally:
+            if not started:
+                runtime.stop()
+
+    app = FastAPI(
+        title="Quantum Portal",
+        lifespan=lifespan,
+        openapi_url=None,  # the REST API has its own document at /api/v1/openapi.json
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.portal = runtime
+    app.include_router(pages.router)
+    app.mount("/api/v1", api.create_api(runtime))
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> PlainTextResponse:
+        """The process is alive (public, says nothing else)."""
+        return PlainTextResponse("ok")
+
+    material = _material_assets()
+
+    @app.get("/static/material/{path:path}", include_in_schema=False)
+    def material_asset(path: str, request: Request) -> Response:
+        found = locate(material, path, url_path=request.url.path) if material else None
+        if found is None or found.path is None:
+            return PlainTextResponse("no such asset", status_code=404)
+        return file_response(request, found.path)
+
+    @app.get("/static/portal/{path:path}", include_in_schema=False)
+    def portal_asset(path: str, request: Request) -> Response:
+        found = locate(STATIC, path, url_path=request.url.path)
+        if found is None or found.path is None:
+            return PlainTextResponse("no such asset", status_code=404)
+        return file_response(request, found.path)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return RedirectResponse("/static/material/images/favicon.png", status_code=308)
+
+    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes * 2 + 64 * 1024)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(DevelopmentIdentity, email=settings.dev_user)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app for ``portal serve`` (uvicorn's factory): settings from PORTAL_* variables."""
+    return create_app(Settings())
+
+
+def _material_assets() -> Path | None:
+    """mkdocs-material's own assets (CSS, icons): the portal's pages share the sites' look."""
+    spec = importlib.util.find_spec("material")
+    if spec is None or spec.origin is None:  # pragma: no cover - a dependency
+        return None
+    folder = Path(spec.origin).parent / "templates" / "assets"
+    return folder if folder.is_dir() else None
+
+
+def material_stylesheets() -> list[str]:
+    folder = _material_assets()
+    if folder is None:
+        return []
+    names = sorted(glob.glob(os.path.join(folder, "stylesheets", "*.min.css")))
+    # main first, then the palette
+    names.sort(key=lambda n: (not os.path.basename(n).startswith("main."), n))
+    return [f"/static/material/stylesheets/{os.path.basename(n)}" for n in names]
+
+
+class DevelopmentIdentity:
+    """Before single sign-on exists, everyone on loopback is the development user.
+
+    Answers 403 to any request that does not come from loopback: the development
+    identity must never be reachable from another machine.
+    """
+
+    def __init__(self, app: ASGIApp, email: str) -> None:
+        self.app = app
+        self.user = development_user(email)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        if client is not None and not is_loopback(client[0]):
+            response = PlainTextResponse(
+                "This portal runs with a development identity, which only answers on "
+                "loopback. Configure single sign-on to serve other machines.",
+                status_code=403,
+            )
+            await response(scope, receive, send)
+            return
+        scope["user"] = self.user
+        await self.app(scope, receive, send)
+
+
+class SecurityHeaders:
+    """Headers every response carries."""
+
+    HEADERS: ClassVar[list[tuple[bytes, bytes]]] = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"same-origin"),
+        (b"x-frame-options", b"SAMEORIGIN"),
+    ]
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *self.HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class BodyLimit:
+    """Refuses request bodies larger than ``limit`` bytes with 413, before anything parses them."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            await _too_large(self.limit)(scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _TooLarge
+            return message
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracking)
+        except _TooLarge:
+            if not started:
+                await _too_large(self.limit)(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _too_large(limit: int) -> Response:
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse(
+        {
+            "detail": f"the request body is larger than {limit:,} bytes",
+            "problems": [
+                {
+                    "file": "request",
+                    "line": None,
+                    "column": None,
+                    "severity": "error",
+                    "message": "the request body is too large (setting PORTAL_MAX_UPLOAD_BYTES)",
+                }
+            ],
+        },
+        status_code=413,
+    )

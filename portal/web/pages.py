@@ -1,0 +1,409 @@
+"""Server-rendered pages: home, docs sites, catalog browser, entity pages, registration."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, UploadFile
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from portal import __version__
+from portal.catalog import Entity, EntityRef, RefError, parse_ref
+from portal.catalog.query import FACETS, SORTS, CatalogIndex, QueryError
+from portal.docs import DocPage
+from portal.sites import urls
+from portal.web.graph import relation_graph
+from portal.web.identity import current_user
+from portal.web.runtime import Outcome, Portal, Rejected, Submission
+from portal.web.sitefiles import file_response, locate, suggestions
+
+__all__ = ["router"]
+
+router = APIRouter()
+TEMPLATES = Path(__file__).with_name("templates")
+RECENT = 8
+
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html", "j2"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _portal(request: Request) -> Portal:
+    portal: Portal = request.app.state.portal
+    return portal
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    from portal.web.app import material_stylesheets
+
+    portal = _portal(request)
+    html = _env.get_template(template).render(
+        request=request,
+        user=current_user(request),
+        portal=portal,
+        version=__version__,
+        stylesheets=material_stylesheets(),
+        entity_url=entity_url,
+        **context,
+    )
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def entity_url(ref: EntityRef) -> str:
+    return f"/catalog/{ref.kind}/{ref.namespace}/{ref.name}"
+
+
+# -- home ---------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request) -> HTMLResponse:
+    portal = _portal(request)
+    view = portal.view
+    docs = list(portal.docs) if portal.docs else []
+    onboarding = sorted(
+        (p for p in docs if p.path.startswith("onboarding/")),
+        key=lambda p: (p.position if p.position is not None else float("inf"), p.title.lower()),
+    )
+    never = datetime.min.replace(tzinfo=UTC)
+    changes = portal.changes
+    recent_docs = sorted(docs, key=lambda p: changes.get(p.display, never), reverse=True)
+    entities: list[tuple[datetime, Entity, str]] = []
+    for entity in view.catalog:
+        info = view.registered.get(entity.ref)
+        if info is not None:
+            entities.append((info.created_at, entity, f"registered by {info.registered_by}"))
+        elif (when := changes.get(entity.origin.display)) is not None:
+            entities.append((when, entity, entity.origin.display))
+    entities.sort(key=lambda item: item[0], reverse=True)
+    return render(
+        request,
+        "home.html",
+        audiences=list(portal.audiences.values()),
+        onboarding=[(p, doc_url(portal, p, prefer="new-developers")) for p in onboarding],
+        recent_docs=[
+            (p, doc_url(portal, p), changes.get(p.display, never)) for p in recent_docs[:RECENT]
+        ],
+        recent_entities=entities[:RECENT],
+        kinds=view.catalog.kinds(),
+        total=len(view.catalog),
+    )
+
+
+def doc_url(portal: Portal, page: DocPage, prefer: str = "everyone") -> str | None:
+    """The portal URL of a docs page in an internal audience's site that includes it."""
+    audiences = [a for a in portal.audiences.values() if a.includes_page(page)]
+    audiences.sort(key=lambda a: (a.name != prefer, a.public, not a.all_docs))
+    if not audiences:
+        return None
+    return urls.portal_url("", audiences[0].name, page.path)
+
+
+# -- docs sites -----------------------------------------------------------------
+
+
+@router.get("/docs", include_in_schema=False)
+@router.get("/docs/", include_in_schema=False)
+def docs_index() -> RedirectResponse:
+    return RedirectResponse("/#audiences", status_code=307)
+
+
+@router.get("/docs/{audience}", include_in_schema=False)
+def docs_root(audience: str) -> RedirectResponse:
+    return RedirectResponse(f"/docs/{audience}/", status_code=308)
+
+
+@router.get("/docs/{audience}/{path:path}", include_in_schema=False)
+def docs_file(audience: str, path: str, request: Request) -> Response:
+    portal = _portal(request)
+    if audience not in portal.audiences:
+        return render(
+            request,
+            "not_found.html",
+            404,
+            message=f"There is no audience called “{audience}”.",
+            suggestions=[(f"/docs/{a}/", a) for a in portal.audiences],
+        )
+    site = portal.site_dir(audience)
+    found = locate(site, path, url_path=request.url.path)
+    if found is not None and found.redirect is not None:
+        return RedirectResponse(found.redirect, status_code=308)
+    if found is None or found.path is None:
+        if not os.path.isdir(site):
+            message = (
+                f"The {audience} site has not been built yet. Run `portal build` "
+                "(or restart `portal serve`, which builds what is stale)."
+            )
+            return render(request, "not_found.html", 404, message=message, suggestions=[])
+        return render(
+            request,
+            "not_found.html",
+            404,
+            message=f"No page at /docs/{audience}/{path} in the {audience} site.",
+            suggestions=[(f"/docs/{audience}/{s}/", s) for s in suggestions(site, path)],
+            site=f"/docs/{audience}/",
+        )
+    return file_response(request, found.path)
+
+
+# -- catalog browser ---------------------------------------------------------------
+
+
+@router.get("/catalog", response_class=HTMLResponse)
+def catalog(request: Request) -> HTMLResponse:
+    portal = _portal(request)
+    params: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        if value != "":
+            params.setdefault(key, []).append(value)
+    error = None
+    try:
+        query = CatalogIndex.parse_query(params)
+        page = portal.view.index.search(query)
+    except QueryError as exc:
+        error = f"{exc.field}: {exc.message}"
+        params = {}
+        query = CatalogIndex.parse_query({})
+        page = portal.view.index.search(query)
+
+    # Links are made from the query's canonical values (owner=team-a is
+    # group:default/team-a), so a facet link can tell whether its value is selected.
+    state: dict[str, list[str]] = {f: list(query.selected(f)) for f in FACETS}
+    state["q"] = [query.text] if query.text else []
+    if query.sort != "name" or query.order != "asc":
+        state["sort"], state["order"] = [query.sort], [query.order]
+    if "limit" in params:
+        state["limit"] = [str(query.limit)]
+
+    def url(values: dict[str, list[str]]) -> str:
+        return "/catalog?" + urlencode([(k, v) for k, vs in values.items() for v in vs])
+
+    def link(**changes: str | None) -> str:
+        merged = {k: list(v) for k, v in state.items()}
+        for key, value in changes.items():
+            merged[key] = [] if value is None else [value]
+        return url(merged)
+
+    def toggle(facet: str, value: str) -> str:
+        merged = {k: list(v) for k, v in state.items()}
+        values = merged[facet]
+        if value in values:
+            values.remove(value)
+        else:
+            values.append(value)
+        return url(merged)
+
+    return render(
+        request,
+        "catalog.html",
+        200 if error is None else 400,
+        page=page,
+        query=query,
+        facets=FACETS,
+        sorts=SORTS,
+        params=params,
+        error=error,
+        link=link,
+        toggle=toggle,
+    )
+
+
+# -- entity pages -------------------------------------------------------------------
+
+
+def _entity(portal: Portal, kind: str, namespace: str, name: str) -> Entity | None:
+    try:
+        ref = parse_ref(f"{kind}:{namespace}/{name}")
+    except RefError:
+        return None
+    return portal.view.catalog.get(ref)
+
+
+@router.get("/catalog/{kind}/{namespace}/{name}", response_class=HTMLResponse)
+def entity_page(kind: str, namespace: str, name: str, request: Request) -> HTMLResponse:
+    portal = _portal(request)
+    view = portal.view
+    entity = _entity(portal, kind, namespace, name)
+    if entity is None:
+        text = f"{kind}:{namespace}/{name}"
+        close = view.index.search(CatalogIndex.parse_query({"q": [name], "limit": ["5"]}))
+        return render(
+            request,
+            "not_found.html",
+            404,
+            message=f"No entity {text} in the catalog.",
+            suggestions=[(entity_url(e.ref), str(e.ref)) for e in close.items],
+        )
+    audience = portal.audience_for(entity)
+    site_links: list[tuple[str, str, bool]] = []
+    if audience is not None:
+        base = portal.site_dir(audience.name)
+
+        def site_link(label: str, path: str) -> None:
+            url = urls.portal_url("", audience.name, path)
+            built = (base / urls.page_url(path) / "index.html").is_file()
+            site_links.append((label, url, built))
+
+        site_link(f"Catalog page in the {audience.title} site", urls.entity_page(entity.ref))
+        if entity.annotations.get("backstage.io/techdocs-ref"):
+            site_link("Documentation", urls.entity_docs_dir(entity.ref) + "/index.md")
+        if entity.ref.kind == "api":
+            site_link("API reference", urls.api_page(entity.ref))
+        if entity.annotations.get("portal.quantum.dev/python-package"):
+            site_link(
+                "Python reference",
+                f"{urls.entity_docs_dir(entity.ref).rsplit('/', 1)[0]}/python.md",
+            )
+    apis = [
+        (ref, view.catalog.get(ref))
+        for r in entity.relations
+        if r.type in ("providesApi", "consumesApi", "apiProvidedBy")
+        for ref in [r.target]
+    ]
+    grouped: dict[str, list[EntityRef]] = {}
+    for relation in entity.relations:
+        grouped.setdefault(relation.type, []).append(relation.target)
+    problems = [p for p in view.report if p.file == entity.origin.display]
+    position = entity.origin.position(("metadata", "name"))
+    return render(
+        request,
+        "entity.html",
+        entity=entity,
+        catalog=view.catalog,
+        relations=sorted(grouped.items()),
+        graph=Markup(relation_graph(entity, view.catalog, entity_url)),
+        site_links=site_links,
+        apis=apis,
+        problems=problems,
+        registered=view.registered.get(entity.ref),
+        source_line=position[0] if position else None,
+        owner=_first(entity.related("ownedBy")),
+        system=_first(entity.related("partOf")),
+    )
+
+
+def _first(refs: list[EntityRef]) -> EntityRef | None:
+    return refs[0] if refs else None
+
+
+@router.get("/catalog/{kind}/{namespace}/{name}/graph.svg", include_in_schema=False)
+def entity_graph(kind: str, namespace: str, name: str, request: Request) -> Response:
+    portal = _portal(request)
+    entity = _entity(portal, kind, namespace, name)
+    if entity is None:
+        return Response("no such entity", status_code=404, media_type="text/plain")
+    svg = relation_graph(entity, portal.view.catalog, entity_url)
+    return Response(svg, media_type="image/svg+xml; charset=utf-8")
+
+
+@router.post("/catalog/{kind}/{namespace}/{name}/unregister", response_class=HTMLResponse)
+def unregister_form(kind: str, namespace: str, name: str, request: Request) -> Response:
+    portal = _portal(request)
+    try:
+        ref = parse_ref(f"{kind}:{namespace}/{name}")
+        removed = portal.unregister(ref, current_user(request).email)
+    except (RefError, Rejected) as exc:
+        message = exc.message if isinstance(exc, Rejected) else str(exc)
+        status = exc.status if isinstance(exc, Rejected) else 404
+        return render(request, "not_found.html", status, message=message, suggestions=[])
+    return render(request, "unregistered.html", removed=removed)
+
+
+# -- registration ---------------------------------------------------------------------
+
+
+@router.get("/register", response_class=HTMLResponse)
+def register_form(request: Request) -> HTMLResponse:
+    portal = _portal(request)
+    return render(
+        request, "register.html", outcome=None, text="", target="", excluded=_excluded(portal)
+    )
+
+
+def _excluded(portal: Portal) -> list[tuple[int, list[Any]]]:
+    return sorted(portal.view.excluded.items())
+
+
+@router.post("/register", response_class=HTMLResponse)
+async def register_submit(
+    request: Request,
+    action: str = Form("check"),
+    descriptor: str = Form(""),
+    target: str = Form(""),
+    upload: UploadFile | None = None,
+) -> HTMLResponse:
+    portal = _portal(request)
+    filename = "catalog-info.yaml"
+    text = descriptor
+    if upload is not None and upload.filename:
+        limit = portal.settings.max_upload_bytes
+        data = await upload.read(limit + 1)
+        filename = upload.filename
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            outcome = Outcome(
+                [],
+                [_problem(filename, f"is not UTF-8 text (byte {exc.start + 1} cannot be read)")],
+            )
+            return render(
+                request,
+                "register.html",
+                422,
+                outcome=outcome,
+                text="",
+                target=target,
+                excluded=_excluded(portal),
+            )
+    submission = (
+        Submission(target=target.strip(), filename=filename)
+        if target.strip() and not text.strip()
+        else Submission(text=text, filename=filename)
+    )
+    if action == "register":
+        try:
+            registration, outcome = portal.register(submission, current_user(request).email)
+        except Rejected as exc:
+            return render(
+                request,
+                "register.html",
+                exc.status,
+                outcome=exc.outcome,
+                error=exc.message,
+                text=text,
+                target=target,
+                excluded=_excluded(portal),
+            )
+        return render(
+            request,
+            "registered.html",
+            registration=registration,
+            outcome=outcome,
+        )
+    outcome = portal.check(submission)
+    return render(
+        request,
+        "register.html",
+        200 if outcome.ok else 422,
+        outcome=outcome,
+        text=text,
+        target=target,
+        checked=True,
+        excluded=_excluded(portal),
+    )
+
+
+def _problem(file: str, message: str) -> Any:
+    from portal.problems import Problem
+
+    return Problem(file, message)

@@ -1,0 +1,547 @@
+"""The portal's running state: the merged catalog, registrations, docs and background builds.
+
+One :class:`Portal` per process. Readers take ``portal.view`` (an immutable
+snapshot, swapped whole when the catalog changes) and never wait for a writer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from portal.catalog import (
+    Catalog,
+    CatalogSources,
+    Entity,
+    EntityRef,
+    LoadResult,
+    Registered,
+    TextSource,
+    parse_ref,
+    problem_at,
+)
+from portal.catalog.query import CatalogIndex
+from portal.db import BuildState, Database, Registration
+from portal.db.models import RegisteredEntity
+from portal.docs import DocSet, load_docs
+from portal.exceptions import PortalError
+from portal.problems import Problem, Report
+from portal.settings import Settings
+from portal.sites.config import Audience, SiteConfig, load_site_config
+from portal.web.recent import last_changes
+
+__all__ = ["CatalogView", "Outcome", "Portal", "Rejected", "Submission"]
+
+log = logging.getLogger(__name__)
+
+REGISTERED_PREFIX = "registered/"
+BUILD_TIMEOUT = 3600.0
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """``settings`` as PORTAL_* variables, for a child process to read the same ones."""
+    env: dict[str, str] = {}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is None:
+            continue
+        env[f"PORTAL_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+    return env
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """What a team submits: a descriptor's text, or a catalog file's path in the repository."""
+
+    text: str | None = None
+    target: str | None = None
+    filename: str = "catalog-info.yaml"
+
+
+@dataclass(slots=True)
+class Outcome:
+    """A dry run's verdict: the entities that would be registered and every problem."""
+
+    entities: list[Entity]
+    problems: list[Problem]
+    # Entities of the submission that a file in the repository already defines.
+    shadowed: list[tuple[EntityRef, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.severity == "error" for p in self.problems)
+
+
+class Rejected(PortalError):
+    """A registration or removal that cannot be done; nothing was stored."""
+
+    def __init__(self, message: str, outcome: Outcome | None = None, status: int = 422) -> None:
+        super().__init__(message)
+        self.message = message
+        self.outcome = outcome
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredInfo:
+    id: int
+    display: str
+    registered_by: str
+    created_at: datetime
+    target: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogView:
+    """One consistent state of the catalog, as the pages and the API read it."""
+
+    catalog: Catalog
+    index: CatalogIndex
+    report: Report
+    version: int
+    registered: dict[EntityRef, RegisteredInfo]
+    # Registrations left out of the catalog, with why (e.g. a file now defines the name).
+    excluded: dict[int, list[Problem]]
+    loaded_at: datetime
+
+
+class Portal:
+    """Everything a request may need, built once per process by ``start()``."""
+
+    def __init__(self, settings: Settings, *, rebuild: bool = True) -> None:
+        self.settings = settings
+        self.db = Database(settings.database)
+        self.rebuild = rebuild
+        self.site_report = Report()
+        self.site: SiteConfig | None = load_site_config(settings.root, self.site_report)
+        self.docs: DocSet | None = None
+        self.changes: dict[str, datetime] = {}
+        self._sources: CatalogSources | None = None
+        self._view: CatalogView | None = None
+        self._lock = threading.RLock()
+        self._version = 0
+        self.builder = Builder(self)
+
+    # -- life cycle --------------------------------------------------------
+
+    def start(self) -> None:
+        self.db.migrate()
+        self._sources = CatalogSources(self.settings)
+        self.refresh()
+        self.load_docs()
+        if self.rebuild:
+            self.builder.start()
+
+    def stop(self) -> None:
+        self.builder.stop()
+        self.db.dispose()
+
+    def load_docs(self) -> None:
+        """Read the docs (for the home page) and when each source last changed."""
+        folders = ["catalog", *([self.site.docs_dir] if self.site else [])]
+        self.changes = last_changes(self.settings.root, folders)
+        if self.site is None:
+            return
+        report = Report()
+        self.docs = load_docs(
+            self.settings.root / self.site.docs_dir,
+            root=self.settings.root,
+            audiences=set(self.site.audiences),
+            catalog=self.view.catalog,
+            report=report,
+            strict_links=False,
+        )
+
+    @property
+    def view(self) -> CatalogView:
+        if self._view is None:
+            raise PortalError("the portal has not been started")
+        return self._view
+
+    @property
+    def sources(self) -> CatalogSources:
+        if self._sources is None:
+            raise PortalError("the portal has not been started")
+        return self._sources
+
+    @property
+    def audiences(self) -> dict[str, Audience]:
+        return self.site.audiences if self.site else {}
+
+    # -- the merged catalog ------------------------------------------------
+
+    def _registrations(self) -> list[Registration]:
+        return stored_registrations(self.db)
+
+    def build_sources(self) -> list[Registered]:
+        """The registrations in the catalog now, for a site build."""
+        excluded = self.view.excluded
+        return [source_of(r) for r in self._registrations() if r.id not in excluded]
+
+    def refresh(self) -> CatalogView:
+        """Compose the files and the stored registrations into a new view and swap it in."""
+        with self._lock:
+            result, kept, excluded = compose(self.sources, self._registrations())
+            registered: dict[EntityRef, RegisteredInfo] = {}
+            for r in kept:
+                info = RegisteredInfo(r.id, r.display, r.registered_by, r.created_at, r.target)
+                for row in r.entities:
+                    ref = parse_ref(row.ref)
+                    if ref in result.catalog:
+                        registered[ref] = info
+            self._version += 1
+            self._view = CatalogView(
+                catalog=result.catalog,
+                index=CatalogIndex(result.catalog),
+                report=result.report,
+                version=self._version,
+                registered=registered,
+                excluded=excluded,
+                loaded_at=datetime.now(UTC),
+            )
+            return self._view
+
+    # -- registration --------------------------------------------------------
+
+    def check(self, submission: Submission) -> Outcome:
+        """What registering ``submission`` would do; nothing is stored."""
+        limit = self.settings.max_upload_bytes
+        name = _clean_filename(submission.filename)
+        if submission.text is not None:
+            size = len(submission.text.encode())
+            if size > limit:
+                return Outcome(
+                    [],
+                    [
+                        Problem(
+                            name,
+                            f"is {size:,} bytes; descriptors may be at most {limit:,} bytes "
+                            "(setting PORTAL_MAX_UPLOAD_BYTES)",
+                        )
+                    ],
+                )
+            if not submission.text.strip():
+                return Outcome([], [Problem(name, "is empty: paste or upload a descriptor")])
+            source: Registered = TextSource(name, submission.text)
+        elif submission.target is not None:
+            problem = _target_problem(submission.target)
+            if problem:
+                return Outcome([], [Problem(submission.target or "target", problem)])
+            source = submission.target.strip()
+        else:
+            return Outcome([], [Problem("request", "give a descriptor or a target path")])
+        result = self.sources.check(source, self.view.catalog)
+        problems = result.report.sorted()
+        shadowed = [
+            (entity.ref, existing.origin.describe())
+            for entity, existing in result.clashes
+            if not existing.origin.display.startswith(REGISTERED_PREFIX)
+        ]
+        display = source.display if isinstance(source, TextSource) else source
+        entities = []
+        for entity in result.entities:
+            if entity.ref.kind in self.sources.kinds:
+                entities.append(entity)
+                continue
+            known = ", ".join(sorted(k.kind for k in self.sources.kinds.values()))
+            problems.append(
+                problem_at(
+                    entity.origin,
+                    ("kind",),
+                    f"{entity.kind!r} is not a kind this catalog knows ({known}); "
+                    "a plugin can add kinds",
+                )
+            )
+        if not entities and not any(p.severity == "error" for p in problems):
+            where = "this descriptor" if isinstance(source, TextSource) else source
+            message = (
+                f"{where} defines no new entity"
+                if isinstance(source, TextSource)
+                else f"{where} defines no new entity (is it already part of the catalog?)"
+            )
+            problems.append(Problem(display, message))
+        return Outcome(entities, problems, shadowed)
+
+    def register(self, submission: Submission, user: str) -> tuple[Registration, Outcome]:
+        """Check and store ``submission`` in one transaction, then show it and rebuild."""
+        with self._lock:
+            outcome = self.check(submission)
+            if not outcome.ok:
+                raise Rejected("the descriptor has errors; nothing was registered", outcome)
+            try:
+                with self.db.session() as session:
+                    registration = Registration(
+                        filename=_clean_filename(submission.filename),
+                        descriptor=submission.text if submission.target is None else None,
+                        target=submission.target.strip() if submission.target else None,
+                        registered_by=user,
+                    )
+                    registration.entities = [
+                        RegisteredEntity(ref=str(e.ref)) for e in outcome.entities
+                    ]
+                    session.add(registration)
+            except IntegrityError:
+                # Another process registered the same name or path meanwhile.
+                raise Rejected(
+                    "an entity of this descriptor was registered meanwhile; nothing was registered",
+                    outcome,
+                    status=409,
+                ) from None
+            view = self.refresh()
+        self._rebuild_for([e.ref for e in outcome.entities], view, f"registered by {user}")
+        return registration, outcome
+
+    def unregister(self, ref: EntityRef, user: str) -> list[EntityRef]:
+        """Remove the registration that defines ``ref`` (with every entity it defines)."""
+        with self._lock:
+            before = self.view
+            info = before.registered.get(ref)
+            if info is None:
+                if ref in before.catalog:
+                    raise Rejected(
+                        f"{ref} comes from {before.catalog.get(ref).origin.display}"  # type: ignore[union-attr]
+                        " in the repository; remove it there",
+                        status=409,
+                    )
+                raise Rejected(f"{ref} is not in the catalog", status=404)
+            with self.db.session() as session:
+                registration = session.get(Registration, info.id)
+                if registration is None:
+                    raise Rejected(f"{ref} was removed meanwhile", status=404)
+                removed = [parse_ref(row.ref) for row in registration.entities]
+                session.delete(registration)
+            related = [
+                r.target for e in removed if (x := before.catalog.get(e)) for r in x.relations
+            ]
+            self.refresh()
+        self._rebuild_for([*removed, *related], before, f"unregistered by {user}")
+        return removed
+
+    def _rebuild_for(self, refs: Sequence[EntityRef], view: CatalogView, reason: str) -> None:
+        if not self.rebuild or self.site is None:
+            return
+        entities = [e for ref in refs if (e := view.catalog.get(ref)) is not None]
+        related = [
+            e for entity in entities for r in entity.relations if (e := view.catalog.get(r.target))
+        ]
+        names = [
+            name
+            for name, audience in self.audiences.items()
+            if any(audience.includes_entity(e) for e in [*entities, *related])
+        ]
+        if names:
+            self.builder.request(names, reason)
+
+    # -- audiences -----------------------------------------------------------
+
+    def audience_for(self, entity: Entity) -> Audience | None:
+        """The internal audience whose site shows ``entity``, the widest first."""
+        candidates = [a for a in self.audiences.values() if a.includes_entity(entity)]
+        candidates.sort(key=lambda a: (not a.all_entities, a.public))
+        return candidates[0] if candidates else None
+
+    def site_dir(self, audience: str) -> Path:
+        return self.settings.site_path / audience
+
+    def build_states(self) -> dict[str, BuildState]:
+        with self.db.session() as session:
+            return {s.audience: s for s in session.scalars(select(BuildState))}
+
+
+def stored_registrations(db: Database) -> list[Registration]:
+    with db.session() as session:
+        return list(session.scalars(select(Registration).order_by(Registration.id)))
+
+
+def source_of(registration: Registration) -> Registered:
+    if registration.target is not None:
+        return registration.target
+    return TextSource(registration.display, registration.descriptor or "")
+
+
+def compose(
+    sources: CatalogSources, registrations: Sequence[Registration]
+) -> tuple[LoadResult, list[Registration], dict[int, list[Problem]]]:
+    """The files plus every registration that composes without an error.
+
+    A registration with an error now (say a file has since taken its name: files
+    win) is left out, with its problems kept to show on the registration page.
+    """
+    excluded: dict[int, list[Problem]] = {}
+    while True:
+        kept = [r for r in registrations if r.id not in excluded]
+        result = sources.compose([source_of(r) for r in kept])
+        broken = {r.id: [p for p in result.report.errors if p.file == r.display] for r in kept}
+        broken = {key: problems for key, problems in broken.items() if problems}
+        if not broken:
+            return result, kept, excluded
+        excluded.update(broken)
+
+
+def stored_sources(settings: Settings, sources: CatalogSources | None = None) -> list[Registered]:
+    """The registrations a build includes: those in the database that compose cleanly.
+
+    Without a database yet (no ``portal serve`` has run), there are none.
+    """
+    if not settings.database_url and not (settings.data_path / "portal.db").exists():
+        return []
+    db = Database(settings.database)
+    try:
+        db.migrate()
+        registrations = stored_registrations(db)
+    finally:
+        db.dispose()
+    if not registrations:
+        return []
+    _result, kept, _excluded = compose(sources or CatalogSources(settings), registrations)
+    return [source_of(r) for r in kept]
+
+
+def _clean_filename(name: str) -> str:
+    base = PurePosixPath(name.replace("\\", "/")).name.strip()
+    return base[:200] or "catalog-info.yaml"
+
+
+def _target_problem(target: str) -> str | None:
+    target = target.strip()
+    if not target:
+        return "is empty: give a path such as services/payments/catalog-info.yaml"
+    if not target.endswith((".yaml", ".yml")):
+        return "must name a YAML file (.yaml or .yml)"
+    return None
+
+
+class Builder:
+    """Rebuilds audience sites in the background, one build at a time, coalescing requests."""
+
+    def __init__(self, portal: Portal) -> None:
+        self.portal = portal
+        self._pending: dict[str, str] = {}
+        self._busy = False
+        self._stopping = False
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._child: subprocess.Popen[str] | None = None
+        self.listeners: list[Callable[[Sequence[str]], None]] = []
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="portal-builder", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop now: a build under way is terminated (the previous sites stay in place)."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        child = self._child
+        if child is not None and child.poll() is None:
+            child.terminate()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def request(self, audiences: Iterable[str], reason: str) -> None:
+        with self._cond:
+            for name in audiences:
+                self._pending[name] = reason
+            self._record(list(self._pending), "queued", reason)
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until nothing is queued or building (for tests and shutdown)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._pending or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                batch, self._pending = self._pending, {}
+                self._busy = True
+            try:
+                self._build(batch)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _build(self, batch: dict[str, str]) -> None:
+        """Run ``portal build`` for the batch in a child process: a build cannot hurt the server."""
+        names = sorted(batch)
+        reason = "; ".join(sorted(set(batch.values())))
+        self._record(names, "running", reason)
+        command = [sys.executable, "-m", "portal", "build"]
+        for name in names:
+            command += ["--audience", name]
+        started = time.monotonic()
+        try:
+            child = subprocess.Popen(
+                command,
+                env={**os.environ, **settings_env(self.portal.settings)},
+                cwd=self.portal.settings.root,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                # Its own session: Ctrl+C on the server's terminal is for the server,
+                # which then terminates the build itself (see stop()).
+                start_new_session=True,
+            )
+        except OSError as exc:
+            self._record(names, "failed", reason, f"{type(exc).__name__}: {exc}")
+            log.warning("background build could not start: %s", exc)
+            return
+        self._child = child
+        try:
+            output, _ = child.communicate(timeout=BUILD_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            output, _ = child.communicate()
+        finally:
+            self._child = None
+        if self._stopping:
+            self._record(names, "cancelled", reason, "the portal stopped during the build")
+            return
+        seconds = time.monotonic() - started
+        if child.returncode != 0:
+            message = output.strip()[-4000:]
+            self._record(names, "failed", reason, message)
+            log.warning("background build of %s failed:\n%s", ", ".join(names), message)
+            return
+        self._record(names, "built", reason, f"built in {seconds:.1f} s")
+        self.portal.load_docs()
+        for listener in self.listeners:
+            listener(names)
+
+    def _record(self, names: Sequence[str], status: str, reason: str, message: str = "") -> None:
+        try:
+            with self.portal.db.session() as session:
+                for name in names:
+                    state = session.get(BuildState, name)
+                    if state is None:
+                        state = BuildState(audience=name)
+                        session.add(state)
+                    state.status = status
+                    state.reason = reason[:500]
+                    state.message = message
+                    state.updated_at = datetime.now(UTC)
+        except Exception:  # recording state is best effort; the build itself matters
+            log.exception("could not record build state")

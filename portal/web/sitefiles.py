@@ -1,0 +1,125 @@
+"""Serving the built audience sites: safe paths, validators, cache headers, helpful 404s."""
+
+from __future__ import annotations
+
+import difflib
+import mimetypes
+import os
+import re
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from functools import lru_cache
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, RedirectResponse, Response
+
+__all__ = ["SiteFile", "file_response", "locate", "not_modified", "suggestions"]
+
+# Material's and our bundled assets carry a content hash in their names: cache them forever.
+_HASHED = re.compile(r"\.[0-9a-f]{8,}(\.min)?\.(js|css|json|woff2?|svg|png)(\.map)?$")
+_IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+class SiteFile:
+    """A file of a site that may be served, or the redirect a directory needs."""
+
+    def __init__(self, path: Path | None, redirect: str | None = None) -> None:
+        self.path = path
+        self.redirect = redirect
+
+
+def locate(site_root: Path, relative: str, *, url_path: str) -> SiteFile | None:
+    """The file ``relative`` names inside ``site_root``, or None.
+
+    Refuses ``..`` and ``.`` segments, backslashes, NUL bytes and anything that,
+    once symlinks are followed, lies outside the site. A directory is served by
+    its index.html (after a redirect that adds the trailing slash); it is never
+    listed.
+    """
+    if "\x00" in relative or "\\" in relative:
+        return None
+    parts = [p for p in relative.split("/") if p]
+    if any(p in (".", "..") for p in parts):
+        return None
+    root = os.path.realpath(site_root)
+    if not os.path.isdir(root):
+        return None
+    candidate = os.path.realpath(os.path.join(root, *parts))
+    if candidate != root and not candidate.startswith(root + os.sep):
+        return None
+    if os.path.isdir(candidate):
+        index = os.path.join(candidate, "index.html")
+        if not os.path.isfile(index):
+            return None
+        if relative and not relative.endswith("/"):
+            return SiteFile(None, redirect=url_path + "/")
+        return SiteFile(Path(index))
+    if os.path.isfile(candidate):
+        return SiteFile(Path(candidate))
+    return None
+
+
+def _etag(stat: os.stat_result) -> str:
+    return f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+
+
+def not_modified(request: Request, etag: str, modified: datetime) -> bool:
+    """Whether the client's copy (by If-None-Match, else If-Modified-Since) is current."""
+    tags = request.headers.get("if-none-match")
+    if tags is not None:
+        return etag in {t.strip().removeprefix("W/") for t in tags.split(",")} or tags == "*"
+    since = request.headers.get("if-modified-since")
+    if since:
+        try:
+            return modified.replace(microsecond=0) <= parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+def file_response(request: Request, path: Path) -> Response:
+    """``path`` with ETag and Last-Modified; 304 when the client's copy is current."""
+    stat = path.stat()
+    etag = _etag(stat)
+    modified = datetime.fromtimestamp(stat.st_mtime, UTC)
+    headers = {
+        "ETag": etag,
+        "Last-Modified": format_datetime(modified, usegmt=True),
+        # Pages change with every build: revalidate them; hashed assets never change.
+        "Cache-Control": _IMMUTABLE if _HASHED.search(path.name) else "no-cache",
+    }
+    if not_modified(request, etag, modified):
+        return Response(status_code=304, headers=headers)
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    if media_type.startswith("text/") or media_type in ("application/javascript", "image/svg+xml"):
+        media_type += "; charset=utf-8"
+    return FileResponse(path, media_type=media_type, headers=headers, stat_result=stat)
+
+
+def redirect(location: str) -> RedirectResponse:
+    return RedirectResponse(location, status_code=308)
+
+
+def suggestions(site_root: Path, relative: str, limit: int = 5) -> list[str]:
+    """Pages of the site whose paths look like ``relative`` (for a 404 page)."""
+    pages = _pages(os.path.realpath(site_root))
+    wanted = relative.strip("/").lower()
+    if not wanted:
+        return []
+    close = difflib.get_close_matches(wanted, pages, n=limit, cutoff=0.5)
+    last = wanted.rsplit("/", 1)[-1]
+    by_name = [p for p in pages if last and p.rsplit("/", 1)[-1] == last and p not in close]
+    return [*close, *by_name][:limit]
+
+
+@lru_cache(maxsize=16)
+def _pages(real_root: str) -> list[str]:
+    """Every page directory of a build (a build never changes: it is keyed by its real path)."""
+    pages: list[str] = []
+    for directory, _dirs, files in os.walk(real_root):
+        if "index.html" in files:
+            relative = os.path.relpath(directory, real_root)
+            if relative != ".":
+                pages.append(relative.replace(os.sep, "/").lower())
+    return sorted(pages)
