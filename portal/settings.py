@@ -79,6 +79,41 @@ class Settings(BaseSettings):
         description="Who the development identity is (only on loopback, before SSO is set up).",
     )
 
+    oidc_issuer: str = Field(
+        default="",
+        description="OpenID Connect issuer URL (Entra ID, Okta, Keycloak...). Empty: no single "
+        "sign-on, and the development identity answers on loopback only.",
+    )
+    oidc_client_id: str = Field(default="", description="The portal's client id at the issuer.")
+    oidc_client_secret: str = Field(
+        default="", description="The client secret; a kv://, env:// or file:// reference."
+    )
+    oidc_scopes: list[str] = Field(
+        default=["openid", "profile", "email", "offline_access"],
+        description="Scopes asked for at sign-in.",
+    )
+    oidc_group_claim: str = Field(
+        default="groups", description="The ID token claim that lists the user's groups."
+    )
+    role_groups: dict[str, list[str]] = Field(
+        default={},
+        description='Groups that give each role, e.g. {"admin": ["platform"], '
+        '"contributor": ["core-services"]}. Every signed-in user is a reader.',
+    )
+    session_secret: str = Field(
+        default="",
+        description="Key that signs session cookies (a kv:// reference in production). "
+        "Required with single sign-on.",
+    )
+    session_idle_minutes: int = Field(default=60, gt=0, description="Idle session timeout.")
+    session_max_hours: int = Field(
+        default=12, gt=0, description="Absolute session lifetime, however active."
+    )
+    keyvault_url_template: str = Field(
+        default="https://{vault}.vault.azure.net",
+        description="URL of a Key Vault; {vault} is the vault name of kv://<vault>/<secret>.",
+    )
+
     @property
     def data_path(self) -> Path:
         return self.data_dir if self.data_dir is not None else self.root / "data"

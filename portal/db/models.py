@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "BuildState", "RegisteredEntity", "Registration"]
+__all__ = [
+    "Account",
+    "ApiToken",
+    "AuditEvent",
+    "Base",
+    "BuildState",
+    "RegisteredEntity",
+    "Registration",
+    "WebSession",
+]
 
 
 def utcnow() -> datetime:
@@ -67,3 +77,68 @@ class BuildState(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+
+
+class Account(Base):
+    """Someone who signed in: who the provider says they are, their groups, their entity."""
+
+    __tablename__ = "accounts"
+
+    subject: Mapped[str] = mapped_column(String(300), primary_key=True)  # issuer + sub
+    email: Mapped[str] = mapped_column(String(300), default="", index=True)
+    name: Mapped[str] = mapped_column(String(300), default="")
+    groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    entity_ref: Mapped[str | None] = mapped_column(String(600))
+    first_login: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_login: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie carries a random id; only its hash is stored."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(300), index=True)
+    user: Mapped[dict[str, Any]] = mapped_column(JSON)  # name, email, groups, roles, entity
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    id_token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    refresh_token: Mapped[str | None] = mapped_column(Text)
+    id_token: Mapped[str | None] = mapped_column(Text)  # for the provider's end-session hint
+
+
+class ApiToken(Base):
+    """A personal or CI token: shown once, stored as a hash, scoped, expiring."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # the token's public part
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # personal, ci
+    owner: Mapped[str] = mapped_column(String(300))  # the user it acts as (email or subject)
+    groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    secret_hash: Mapped[str] = mapped_column(String(128))
+    created_by: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEvent(Base):
+    """One thing that happened: who, what, to what, when, from where, and how it ended."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(300))
+    action: Mapped[str] = mapped_column(String(100), index=True)  # e.g. login, token.create
+    target: Mapped[str] = mapped_column(String(600), default="")
+    outcome: Mapped[str] = mapped_column(String(20), default="ok")  # ok, denied, failed
+    source: Mapped[str] = mapped_column(String(100), default="")  # client address
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

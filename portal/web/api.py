@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from portal import __version__
+from portal.auth import access
 from portal.catalog import Entity, EntityRef, RefError
 from portal.catalog.query import SORTS, CatalogIndex, QueryError
 from portal.catalog.refs import parse_ref
@@ -105,12 +106,23 @@ def create_api(portal: Portal) -> FastAPI:
         title="Quantum Portal API",
         version=__version__,
         description=API_DESCRIPTION,
-        openapi_url="/openapi.json",
+        openapi_url=None,  # served below, behind an access rule like every route
         servers=[{"url": "/api/v1", "description": "This portal"}],
         docs_url=None,  # Swagger UI would load from a CDN; the docs sites render this document
         redoc_url=None,
     )
     api.state.portal = portal
+
+    @api.get("/openapi.json", include_in_schema=False, dependencies=[access.require()])
+    def openapi_json() -> JSONResponse:
+        return JSONResponse(api.openapi())
+
+    @api.exception_handler(access.Denied)
+    async def denied(_request: Request, exc: access.Denied) -> JSONResponse:
+        response = _error(exc.status, exc.reason)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="portal"'
+        return response
 
     @api.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -131,6 +143,7 @@ def create_api(portal: Portal) -> FastAPI:
     @api.get(
         "/entities",
         response_model=EntityList,
+        dependencies=[access.require("reader", "catalog:read")],
         responses=ERRORS,
         summary="List entities",
         tags=["catalog"],
@@ -170,6 +183,7 @@ def create_api(portal: Portal) -> FastAPI:
     @api.get(
         "/entities/{kind}/{namespace}/{name}",
         responses=ERRORS,
+        dependencies=[access.require("reader", "catalog:read")],
         summary="Get one entity",
         tags=["catalog"],
     )
@@ -179,6 +193,7 @@ def create_api(portal: Portal) -> FastAPI:
 
     @api.get(
         "/entities/{kind}/{namespace}/{name}/relations",
+        dependencies=[access.require("reader", "catalog:read")],
         response_model=list[RelationOut],
         responses=ERRORS,
         summary="An entity's relations",
@@ -196,6 +211,7 @@ def create_api(portal: Portal) -> FastAPI:
     @api.post(
         "/entities",
         response_model=RegistrationOut,
+        dependencies=[access.require("contributor", "catalog:write")],
         status_code=201,
         responses={
             200: {"model": RegistrationOut, "description": "A dry run's verdict."},
@@ -226,7 +242,7 @@ def create_api(portal: Portal) -> FastAPI:
             result = _registration_out(outcome, dry_run=True)
             return JSONResponse(result.model_dump(), status_code=200)
         try:
-            registration, outcome = portal.register(submission, user.email)
+            registration, outcome = portal.register(submission, user)
         except Rejected as exc:
             outcome = exc.outcome or Outcome([], [])
             return _error(exc.status, exc.message, [_problem(p) for p in outcome.problems])
@@ -238,6 +254,7 @@ def create_api(portal: Portal) -> FastAPI:
     @api.delete(
         "/entities/{kind}/{namespace}/{name}",
         response_model=RemovalOut,
+        dependencies=[access.require("contributor", "catalog:write")],
         responses={**ERRORS, 409: {"model": ErrorOut, "description": "Defined by a file."}},
         summary="Remove a registered entity",
         tags=["catalog"],
@@ -251,7 +268,7 @@ def create_api(portal: Portal) -> FastAPI:
         """
         ref = _ref(kind, namespace, name)
         try:
-            removed = portal.unregister(ref, current_user(request).email)
+            removed = portal.unregister(ref, current_user(request))
         except Rejected as exc:
             return _error(exc.status, exc.message)
         return RemovalOut(removed=[str(r) for r in removed])

@@ -12,10 +12,12 @@ from typing import ClassVar
 
 from fastapi import FastAPI
 from starlette.datastructures import Headers
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from portal.auth import access
+from portal.auth.users import ANONYMOUS
 from portal.settings import Settings
 from portal.web import api, pages
 from portal.web.identity import development_user, is_loopback
@@ -55,34 +57,40 @@ def create_app(
     app.include_router(pages.router)
     app.mount("/api/v1", api.create_api(runtime))
 
-    @app.get("/healthz", include_in_schema=False)
+    @app.exception_handler(access.Denied)
+    async def denied(request: Request, exc: access.Denied) -> Response:
+        return pages.denied_page(request, exc)
+
+    @app.get("/healthz", include_in_schema=False, dependencies=[access.public()])
     def healthz() -> PlainTextResponse:
         """The process is alive (public, says nothing else)."""
         return PlainTextResponse("ok")
 
     material = _material_assets()
 
-    @app.get("/static/material/{path:path}", include_in_schema=False)
+    @app.get(
+        "/static/material/{path:path}", include_in_schema=False, dependencies=[access.public()]
+    )
     def material_asset(path: str, request: Request) -> Response:
         found = locate(material, path, url_path=request.url.path) if material else None
         if found is None or found.path is None:
             return PlainTextResponse("no such asset", status_code=404)
         return file_response(request, found.path)
 
-    @app.get("/static/portal/{path:path}", include_in_schema=False)
+    @app.get("/static/portal/{path:path}", include_in_schema=False, dependencies=[access.public()])
     def portal_asset(path: str, request: Request) -> Response:
         found = locate(STATIC, path, url_path=request.url.path)
         if found is None or found.path is None:
             return PlainTextResponse("no such asset", status_code=404)
         return file_response(request, found.path)
 
-    @app.get("/favicon.ico", include_in_schema=False)
+    @app.get("/favicon.ico", include_in_schema=False, dependencies=[access.public()])
     def favicon() -> Response:
         return RedirectResponse("/static/material/images/favicon.png", status_code=308)
 
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes * 2 + 64 * 1024)
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(DevelopmentIdentity, email=settings.dev_user)
+    app.add_middleware(Authenticate, portal=runtime)
     return app
 
 
@@ -110,31 +118,49 @@ def material_stylesheets() -> list[str]:
     return [f"/static/material/stylesheets/{os.path.basename(n)}" for n in names]
 
 
-class DevelopmentIdentity:
-    """Before single sign-on exists, everyone on loopback is the development user.
+class Authenticate:
+    """Puts the caller on every request as ``scope["user"]``.
 
-    Answers 403 to any request that does not come from loopback: the development
-    identity must never be reachable from another machine.
+    In order: an API token (``Authorization: Bearer``), a session cookie, then,
+    only while no single sign-on is configured, the development identity, which
+    answers nothing but loopback. Anyone else is anonymous, and each route's
+    access rule decides.
     """
 
-    def __init__(self, app: ASGIApp, email: str) -> None:
+    def __init__(self, app: ASGIApp, portal: Portal) -> None:
         self.app = app
-        self.user = development_user(email)
+        self.portal = portal
+        self.development = development_user(portal.settings.dev_user)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        client = scope.get("client")
-        if client is not None and not is_loopback(client[0]):
-            response = PlainTextResponse(
-                "This portal runs with a development identity, which only answers on "
-                "loopback. Configure single sign-on to serve other machines.",
-                status_code=403,
-            )
-            await response(scope, receive, send)
-            return
-        scope["user"] = self.user
+        connection = HTTPConnection(scope)
+        user = None
+        for authenticate in self.portal.authenticators:
+            try:
+                user = authenticate(connection)
+            except access.Denied as exc:
+                response = JSONResponse({"detail": exc.reason, "problems": []}, exc.status)
+                if exc.status == 401:
+                    response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+                await response(scope, receive, send)
+                return
+            if user is not None:
+                break
+        if user is None and not self.portal.settings.oidc_issuer:
+            client = scope.get("client")
+            if client is not None and not is_loopback(client[0]):
+                refusal = PlainTextResponse(
+                    "This portal runs with a development identity, which only answers on "
+                    "loopback. Configure single sign-on to serve other machines.",
+                    status_code=403,
+                )
+                await refusal(scope, receive, send)
+                return
+            user = self.development
+        scope["user"] = user or ANONYMOUS
         await self.app(scope, receive, send)
 
 
@@ -208,8 +234,6 @@ class _TooLarge(Exception):
 
 
 def _too_large(limit: int) -> Response:
-    from fastapi.responses import JSONResponse
-
     return JSONResponse(
         {
             "detail": f"the request body is larger than {limit:,} bytes",

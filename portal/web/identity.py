@@ -1,22 +1,15 @@
-"""Who is asking. Until single sign-on is configured: a development identity, loopback only."""
+"""The development identity: every role, loopback only, until single sign-on is configured."""
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
 
-__all__ = ["User", "current_user", "is_loopback"]
+from portal.auth.access import user_of
+from portal.auth.users import ROLES, User
 
-
-@dataclass(frozen=True, slots=True)
-class User:
-    name: str
-    email: str
-    roles: frozenset[str] = field(default_factory=frozenset)
-    groups: tuple[str, ...] = ()
-    development: bool = False
+__all__ = ["current_user", "development_user", "is_loopback"]
 
 
 def is_loopback(host: str | None) -> bool:
@@ -33,16 +26,14 @@ def is_loopback(host: str | None) -> bool:
 
 def development_user(email: str) -> User:
     return User(
+        subject=f"development:{email}",
         name=email.split("@", 1)[0],
         email=email,
-        roles=frozenset({"reader", "contributor", "reviewer", "admin"}),
-        development=True,
+        roles=frozenset(ROLES),
+        via="development",
     )
 
 
 def current_user(connection: HTTPConnection) -> User:
-    """The user the authentication middleware put on the request."""
-    user = connection.scope.get("user")
-    if not isinstance(user, User):  # the middleware always sets one; guard the type
-        raise RuntimeError("no user on the request: is the identity middleware installed?")
-    return user
+    """The user the authentication middleware put on the request (anonymous when none)."""
+    return user_of(connection)

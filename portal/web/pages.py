@@ -15,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from portal import __version__
+from portal.auth import access
+from portal.auth.access import Denied
 from portal.catalog import Entity, EntityRef, RefError, parse_ref
 from portal.catalog.query import FACETS, SORTS, CatalogIndex, QueryError
 from portal.docs import DocPage
@@ -59,6 +61,15 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
 
+def denied_page(request: Request, exc: Denied) -> Response:
+    """401 sends a browser to sign in (when there is a way to); 403 says why not."""
+    portal = _portal(request)
+    if exc.status == 401 and portal.settings.oidc_issuer:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+    return render(request, "denied.html", exc.status, reason=exc.reason)
+
+
 def entity_url(ref: EntityRef) -> str:
     return f"/catalog/{ref.kind}/{ref.namespace}/{ref.name}"
 
@@ -66,7 +77,7 @@ def entity_url(ref: EntityRef) -> str:
 # -- home ---------------------------------------------------------------------
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse, dependencies=[access.require()])
 def home(request: Request) -> HTMLResponse:
     portal = _portal(request)
     view = portal.view
@@ -112,18 +123,20 @@ def doc_url(portal: Portal, page: DocPage, prefer: str = "everyone") -> str | No
 # -- docs sites -----------------------------------------------------------------
 
 
-@router.get("/docs", include_in_schema=False)
-@router.get("/docs/", include_in_schema=False)
+@router.get("/docs", include_in_schema=False, dependencies=[access.public()])
+@router.get("/docs/", include_in_schema=False, dependencies=[access.public()])
 def docs_index() -> RedirectResponse:
     return RedirectResponse("/#audiences", status_code=307)
 
 
-@router.get("/docs/{audience}", include_in_schema=False)
+@router.get("/docs/{audience}", include_in_schema=False, dependencies=[access.public()])
 def docs_root(audience: str) -> RedirectResponse:
     return RedirectResponse(f"/docs/{audience}/", status_code=308)
 
 
-@router.get("/docs/{audience}/{path:path}", include_in_schema=False)
+@router.get(
+    "/docs/{audience}/{path:path}", include_in_schema=False, dependencies=[access.by_audience()]
+)
 def docs_file(audience: str, path: str, request: Request) -> Response:
     portal = _portal(request)
     if audience not in portal.audiences:
@@ -133,6 +146,16 @@ def docs_file(audience: str, path: str, request: Request) -> Response:
             404,
             message=f"There is no audience called “{audience}”.",
             suggestions=[(f"/docs/{a}/", a) for a in portal.audiences],
+        )
+    allowed = portal.audiences[audience].access
+    user = current_user(request)
+    if not user.in_any(allowed):
+        if not user.authenticated:
+            raise Denied(401, f"sign in to read the {audience} site")
+        raise Denied(
+            403,
+            f"the {audience} site is for {', '.join(allowed)}; "
+            f"you have {', '.join(sorted(user.roles)) or 'no role'}",
         )
     site = portal.site_dir(audience)
     found = locate(site, path, url_path=request.url.path)
@@ -159,7 +182,7 @@ def docs_file(audience: str, path: str, request: Request) -> Response:
 # -- catalog browser ---------------------------------------------------------------
 
 
-@router.get("/catalog", response_class=HTMLResponse)
+@router.get("/catalog", response_class=HTMLResponse, dependencies=[access.require()])
 def catalog(request: Request) -> HTMLResponse:
     portal = _portal(request)
     params: dict[str, list[str]] = {}
@@ -229,7 +252,11 @@ def _entity(portal: Portal, kind: str, namespace: str, name: str) -> Entity | No
     return portal.view.catalog.get(ref)
 
 
-@router.get("/catalog/{kind}/{namespace}/{name}", response_class=HTMLResponse)
+@router.get(
+    "/catalog/{kind}/{namespace}/{name}",
+    response_class=HTMLResponse,
+    dependencies=[access.require()],
+)
 def entity_page(kind: str, namespace: str, name: str, request: Request) -> HTMLResponse:
     portal = _portal(request)
     view = portal.view
@@ -296,7 +323,11 @@ def _first(refs: list[EntityRef]) -> EntityRef | None:
     return refs[0] if refs else None
 
 
-@router.get("/catalog/{kind}/{namespace}/{name}/graph.svg", include_in_schema=False)
+@router.get(
+    "/catalog/{kind}/{namespace}/{name}/graph.svg",
+    include_in_schema=False,
+    dependencies=[access.require()],
+)
 def entity_graph(kind: str, namespace: str, name: str, request: Request) -> Response:
     portal = _portal(request)
     entity = _entity(portal, kind, namespace, name)
@@ -306,12 +337,16 @@ def entity_graph(kind: str, namespace: str, name: str, request: Request) -> Resp
     return Response(svg, media_type="image/svg+xml; charset=utf-8")
 
 
-@router.post("/catalog/{kind}/{namespace}/{name}/unregister", response_class=HTMLResponse)
+@router.post(
+    "/catalog/{kind}/{namespace}/{name}/unregister",
+    response_class=HTMLResponse,
+    dependencies=[access.require("contributor")],
+)
 def unregister_form(kind: str, namespace: str, name: str, request: Request) -> Response:
     portal = _portal(request)
     try:
         ref = parse_ref(f"{kind}:{namespace}/{name}")
-        removed = portal.unregister(ref, current_user(request).email)
+        removed = portal.unregister(ref, current_user(request))
     except (RefError, Rejected) as exc:
         message = exc.message if isinstance(exc, Rejected) else str(exc)
         status = exc.status if isinstance(exc, Rejected) else 404
@@ -322,7 +357,7 @@ def unregister_form(kind: str, namespace: str, name: str, request: Request) -> R
 # -- registration ---------------------------------------------------------------------
 
 
-@router.get("/register", response_class=HTMLResponse)
+@router.get("/register", response_class=HTMLResponse, dependencies=[access.require("contributor")])
 def register_form(request: Request) -> HTMLResponse:
     portal = _portal(request)
     return render(
@@ -334,7 +369,7 @@ def _excluded(portal: Portal) -> list[tuple[int, list[Any]]]:
     return sorted(portal.view.excluded.items())
 
 
-@router.post("/register", response_class=HTMLResponse)
+@router.post("/register", response_class=HTMLResponse, dependencies=[access.require("contributor")])
 async def register_submit(
     request: Request,
     action: str = Form("check"),
@@ -372,7 +407,7 @@ async def register_submit(
     )
     if action == "register":
         try:
-            registration, outcome = portal.register(submission, current_user(request).email)
+            registration, outcome = portal.register(submission, current_user(request))
         except Rejected as exc:
             return render(
                 request,

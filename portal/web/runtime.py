@@ -20,7 +20,10 @@ from pathlib import Path, PurePosixPath
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from starlette.requests import HTTPConnection
 
+from portal.auth import audit
+from portal.auth.users import User
 from portal.catalog import (
     Catalog,
     CatalogSources,
@@ -132,6 +135,9 @@ class Portal:
         self._lock = threading.RLock()
         self._version = 0
         self.builder = Builder(self)
+        # Ways to recognise a caller (API tokens, sessions), tried in order; each
+        # returns a User, None (not mine), or raises access.Denied (a bad credential).
+        self.authenticators: list[Callable[[HTTPConnection], User | None]] = []
 
     # -- life cycle --------------------------------------------------------
 
@@ -273,19 +279,24 @@ class Portal:
             problems.append(Problem(display, message))
         return Outcome(entities, problems, shadowed)
 
-    def register(self, submission: Submission, user: str) -> tuple[Registration, Outcome]:
-        """Check and store ``submission`` in one transaction, then show it and rebuild."""
+    def register(self, submission: Submission, user: User) -> tuple[Registration, Outcome]:
+        """Check and store ``submission`` in one transaction, then show it and rebuild.
+
+        Contributors may register entities their groups own; admins any.
+        """
         with self._lock:
             outcome = self.check(submission)
             if not outcome.ok:
                 raise Rejected("the descriptor has errors; nothing was registered", outcome)
+            for entity in outcome.entities:
+                self._may_change(entity, user, "register")
             try:
                 with self.db.session() as session:
                     registration = Registration(
                         filename=_clean_filename(submission.filename),
                         descriptor=submission.text if submission.target is None else None,
                         target=submission.target.strip() if submission.target else None,
-                        registered_by=user,
+                        registered_by=user.email or user.name,
                     )
                     registration.entities = [
                         RegisteredEntity(ref=str(e.ref)) for e in outcome.entities
@@ -299,10 +310,20 @@ class Portal:
                     status=409,
                 ) from None
             view = self.refresh()
-        self._rebuild_for([e.ref for e in outcome.entities], view, f"registered by {user}")
+        refs = [str(e.ref) for e in outcome.entities]
+        audit.record(
+            self.db,
+            "catalog.register",
+            actor=user,
+            target=", ".join(refs),
+            registration=registration.id,
+            source=registration.display,
+        )
+        who = user.email or user.name
+        self._rebuild_for([e.ref for e in outcome.entities], view, f"registered by {who}")
         return registration, outcome
 
-    def unregister(self, ref: EntityRef, user: str) -> list[EntityRef]:
+    def unregister(self, ref: EntityRef, user: User) -> list[EntityRef]:
         """Remove the registration that defines ``ref`` (with every entity it defines)."""
         with self._lock:
             before = self.view
@@ -315,6 +336,9 @@ class Portal:
                         status=409,
                     )
                 raise Rejected(f"{ref} is not in the catalog", status=404)
+            entity = before.catalog.get(ref)
+            if entity is not None:
+                self._may_change(entity, user, "remove")
             with self.db.session() as session:
                 registration = session.get(Registration, info.id)
                 if registration is None:
@@ -325,8 +349,34 @@ class Portal:
                 r.target for e in removed if (x := before.catalog.get(e)) for r in x.relations
             ]
             self.refresh()
-        self._rebuild_for([*removed, *related], before, f"unregistered by {user}")
+        audit.record(
+            self.db,
+            "catalog.unregister",
+            actor=user,
+            target=", ".join(str(r) for r in removed),
+            registration=info.id,
+        )
+        who = user.email or user.name
+        self._rebuild_for([*removed, *related], before, f"unregistered by {who}")
         return removed
+
+    @staticmethod
+    def _may_change(entity: Entity, user: User, verb: str) -> None:
+        """Admins change anything; contributors what one of their groups owns."""
+        if user.has_role("admin"):
+            return
+        # A checked submission is not related yet: its owner is in its spec refs.
+        owners = entity.related("ownedBy") or [t for f, _, t in entity.spec_refs if f == "owner"]
+        mine = {g.lower() for g in user.groups}
+        if any(o.kind == "group" and o.name in mine for o in owners):
+            return
+        owner = ", ".join(o.short("group") for o in owners) or "nobody"
+        groups = ", ".join(sorted(user.groups)) or "no group"
+        raise Rejected(
+            f"you may {verb} only entities owned by your groups ({groups}); "
+            f"{entity.ref} is owned by {owner}",
+            status=403,
+        )
 
     def _rebuild_for(self, refs: Sequence[EntityRef], view: CatalogView, reason: str) -> None:
         if not self.rebuild or self.site is None:

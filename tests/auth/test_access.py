@@ -1,0 +1,110 @@
+"""Every route declares who may use it, and the rules hold through the real app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.requests import HTTPConnection
+from starlette.routing import Mount
+from starlette.testclient import TestClient
+
+from portal.auth import User, roles_for
+from portal.auth.access import rule_of
+from portal.web import create_app
+from tests.conftest import component
+from tests.web.conftest import LOOPBACK, settings_for
+
+# Routes that answer without a signed-in user, and why.
+PUBLIC = {
+    "/healthz": "liveness probe",
+    "/static/material/{path:path}": "the sites' stylesheets and icons",
+    "/static/portal/{path:path}": "the portal's stylesheet",
+    "/favicon.ico": "browsers ask for it",
+    "/docs": "redirect to the audience picker",
+    "/docs/": "redirect to the audience picker",
+    "/docs/{audience}": "redirect to the site's home",
+}
+
+
+def routes(app: FastAPI, prefix: str = "") -> list[tuple[str, object]]:
+    found: list[tuple[str, object]] = []
+    for route in app.routes:
+        if isinstance(route, Mount):
+            found += routes(route.app, prefix + route.path)  # type: ignore[arg-type]
+        elif hasattr(route, "original_router"):  # FastAPI's include_router (no prefix here)
+            found += routes(route.original_router, prefix)
+        else:
+            found.append((prefix + getattr(route, "path", "?"), route))
+    return found
+
+
+def test_every_route_has_an_explicit_access_rule(web_repo: Path) -> None:
+    app = create_app(settings_for(web_repo))
+    missing = [path for path, route in routes(app) if rule_of(route) is None]
+    assert missing == [], f"routes without an access rule (see portal/auth/access.py): {missing}"
+    public = {path for path, route in routes(app) if rule_of(route) == "public"}
+    assert public <= set(PUBLIC), f"public routes nobody listed as public: {public - set(PUBLIC)}"
+
+
+class HeaderUser:
+    """Recognises ``X-Test-User: name:group,group``: a real authenticator in the chain."""
+
+    def __call__(self, connection: HTTPConnection) -> User | None:
+        value = connection.headers.get("x-test-user")
+        if not value:
+            return None
+        name, _, groups = value.partition(":")
+        members = tuple(g for g in groups.split(",") if g)
+        roles = roles_for(members, {"contributor": ["team-a", "team-b"], "admin": ["platform"]})
+        return User(
+            subject=name, name=name, email=f"{name}@x", groups=members, roles=roles, via="session"
+        )
+
+
+def client(web_repo: Path) -> TestClient:
+    app = create_app(settings_for(web_repo, oidc_issuer="https://issuer.invalid"))
+    app.state.portal.authenticators.append(HeaderUser())
+    return TestClient(app, client=LOOPBACK, follow_redirects=False)
+
+
+def test_with_sso_configured_anonymous_callers_get_nothing_internal(web_repo: Path) -> None:
+    with client(web_repo) as anonymous:
+        assert anonymous.get("/healthz").status_code == 200
+        assert anonymous.get("/api/v1/entities").status_code == 401
+        assert anonymous.get("/api/v1/openapi.json").status_code == 401
+        page = anonymous.get("/catalog")
+        assert page.status_code == 303
+        assert page.headers["location"] == "/login?next=%2Fcatalog"
+        assert anonymous.get("/docs/staff/").status_code == 303
+        # The public audience is public.
+        assert anonymous.get("/docs/partners/").status_code in (200, 404)
+
+
+def test_roles_decide_and_the_answer_says_why(web_repo: Path) -> None:
+    with client(web_repo) as http:
+        reader = {"x-test-user": "rita:"}
+        assert http.get("/api/v1/entities", headers=reader).status_code == 200
+        denied = http.post("/api/v1/entities", headers=reader, json={"descriptor": component("x")})
+        assert denied.status_code == 403
+        assert "contributor role" in denied.json()["detail"]
+        assert http.get("/register", headers=reader).status_code == 403
+
+
+def test_contributors_change_only_what_their_groups_own(web_repo: Path) -> None:
+    with client(web_repo) as http:
+        bob = {"x-test-user": "bob:team-b"}
+        theirs = http.post(
+            "/api/v1/entities", headers=bob, json={"descriptor": component("x", owner="team-a")}
+        )
+        assert theirs.status_code == 403
+        assert "owned by your groups (team-b)" in theirs.json()["detail"]
+        alice = {"x-test-user": "alice:team-a"}
+        mine = http.post(
+            "/api/v1/entities", headers=alice, json={"descriptor": component("y", owner="team-a")}
+        )
+        assert mine.status_code == 201, mine.text
+        assert http.delete("/api/v1/entities/component/default/y", headers=bob).status_code == 403
+        admin = {"x-test-user": "ada:platform"}
+        gone = http.delete("/api/v1/entities/component/default/y", headers=admin)
+        assert gone.status_code == 200
