@@ -188,10 +188,18 @@ def serve(root: Path | None, host: str, port: int, reload: bool, no_build: bool)
         _serve_build(settings)
     display = f"[{host}]" if ":" in host else host
     click.echo(f"Quantum Portal: http://{display}:{port}/  (Ctrl+C stops it)", err=True)
-    os.environ.update(settings_env(settings))
+    if reload:
+        # uvicorn re-imports the app in a child process: settings travel as PORTAL_*
+        # variables (references unresolved: the child resolves them itself).
+        os.environ.update(settings_env(settings))
+        target: Any = "portal.web.app:app_from_environment"
+    else:
+        from portal.web.app import create_app, resolved_settings
+
+        target = create_app(resolved_settings(settings))
     uvicorn.run(
-        "portal.web.app:app_from_environment",
-        factory=True,
+        target,
+        factory=reload,
         host=host,
         port=port,
         reload=reload,

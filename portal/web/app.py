@@ -95,8 +95,15 @@ def create_app(
 
 
 def app_from_environment() -> FastAPI:
-    """The app for ``portal serve`` (uvicorn's factory): settings from PORTAL_* variables."""
-    return create_app(Settings())
+    """The app for ``portal serve --reload`` (uvicorn's factory): PORTAL_* variables."""
+    return create_app(resolved_settings(Settings()))
+
+
+def resolved_settings(settings: Settings) -> Settings:
+    """``settings`` with its kv://, env:// and file:// references replaced by their values."""
+    from portal.secrets import resolve_settings
+
+    return resolve_settings(settings, vault_url_template=settings.keyvault_url_template)
 
 
 def _material_assets() -> Path | None:

@@ -152,3 +152,24 @@ def test_serve_refuses_to_listen_beyond_loopback(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert "--host 0.0.0.0" in done.stderr and "loopback (127.0.0.1 or ::1)" in done.stderr
     assert not (root / "site").exists()  # refused before building anything
+
+
+def test_serve_stops_at_start_up_when_a_secret_reference_cannot_be_resolved(
+    tmp_path: Path,
+) -> None:
+    root = small_repo(tmp_path / "repo")
+    env = serve_env(tmp_path / "data")
+    env["PORTAL_SESSION_SECRET"] = "env://QP_TEST_NOT_SET"
+    env.pop("QP_TEST_NOT_SET", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "portal", "serve", "--root", str(root), "--no-build", "--port", "0"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "setting PORTAL_SESSION_SECRET: env://QP_TEST_NOT_SET" in done.stderr
+    assert "Uvicorn running" not in done.stderr
