@@ -8,7 +8,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import ClassVar
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from starlette.datastructures import Headers
@@ -22,7 +22,7 @@ from portal.settings import Settings
 from portal.web import api, pages
 from portal.web.identity import development_user, is_loopback
 from portal.web.runtime import Portal
-from portal.web.sitefiles import file_response, locate
+from portal.web.sitefiles import csp, file_response, locate
 
 __all__ = ["create_app"]
 
@@ -89,7 +89,10 @@ def create_app(
         return RedirectResponse("/static/material/images/favicon.png", status_code=308)
 
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes * 2 + 64 * 1024)
-    app.add_middleware(SecurityHeaders)
+    # A logout may redirect a form post to the provider's end-session page.
+    issuer = urlsplit(settings.oidc_issuer)
+    targets = (f"{issuer.scheme}://{issuer.netloc}",) if issuer.netloc else ()
+    app.add_middleware(SecurityHeaders, form_targets=targets)
     app.add_middleware(Authenticate, portal=runtime)
     return app
 
@@ -172,25 +175,36 @@ class Authenticate:
 
 
 class SecurityHeaders:
-    """Headers every response carries."""
+    """Headers every response carries: a strict CSP (no inline script), nosniff, referrer
+    policy, framing only by ourselves, and HSTS when the request came over TLS.
 
-    HEADERS: ClassVar[list[tuple[bytes, bytes]]] = [
-        (b"x-content-type-options", b"nosniff"),
-        (b"referrer-policy", b"same-origin"),
-        (b"x-frame-options", b"SAMEORIGIN"),
-    ]
+    A response that sets its own Content-Security-Policy (the docs sites' pages,
+    which allow their inline scripts by hash) keeps it.
+    """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, form_targets: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.headers = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"same-origin"),
+            (b"x-frame-options", b"SAMEORIGIN"),
+        ]
+        self.policy = (b"content-security-policy", csp(form_targets=form_targets).encode())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        tls = scope.get("scheme") == "https"
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *self.HEADERS]
+                headers = [*message.get("headers", []), *self.headers]
+                if not any(name.lower() == b"content-security-policy" for name, _ in headers):
+                    headers.append(self.policy)
+                if tls:
+                    headers.append((b"strict-transport-security", b"max-age=31536000"))
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, with_headers)

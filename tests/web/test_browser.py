@@ -120,6 +120,15 @@ def tab(chromium: Browser, server: RunningPortal) -> Iterator[Tab]:
     page.on("request", lambda request: tab.requests.append(request.url))
     page.on("response", tab.on_response)
     page.on("pageerror", lambda error: tab.failures.append(f"script error: {error}"))
+    # A script or style the Content-Security-Policy blocks shows up as a console error.
+    page.on(
+        "console",
+        lambda message: (
+            tab.failures.append(f"console: {message.text}")
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
+    )
     yield tab
     context.close()
     assert tab.requests, "the browser made no request at all"

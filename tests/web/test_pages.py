@@ -152,3 +152,16 @@ def test_a_selected_facet_link_unselects_it_whatever_its_spelling(client: TestCl
     html = client.get("/catalog", params={"owner": "team-a", "kind": "api"}).text
     assert 'href="/catalog?kind=api"' in html  # the owner link drops group:default/team-a
     assert "owner=group%3Adefault%2Fteam-a" in html  # the kind link keeps the owner
+
+
+def test_security_headers_on_every_response(client: TestClient) -> None:
+    for path in ("/", "/catalog", "/healthz", "/api/v1/entities", "/nope"):
+        headers = client.get(path).headers
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert headers["referrer-policy"] == "same-origin", path
+        policy = headers["content-security-policy"]
+        assert "script-src 'self';" in policy and "frame-ancestors 'self'" in policy, path
+        assert "strict-transport-security" not in headers  # plain http on loopback
+    tls = TestClient(client.app, base_url="https://testserver", client=("127.0.0.1", 1))
+    with tls:
+        assert tls.get("/healthz").headers["strict-transport-security"] == "max-age=31536000"

@@ -114,3 +114,24 @@ def test_registration_rebuilds_the_affected_sites_in_the_background(
         page = test_client.get("/docs/staff/catalog/component/default/fresh/")
         assert page.status_code == 200
         assert "fresh" in page.text
+
+
+def test_site_pages_allow_exactly_their_inline_scripts(sites: TestClient, built_repo: Path) -> None:
+    import base64
+    import hashlib
+    import re
+
+    page = sites.get("/docs/staff/")
+    policy = page.headers["content-security-policy"]
+    scripts = policy.split("script-src ", 1)[1].split(";", 1)[0].split()
+    assert "'unsafe-inline'" not in scripts
+    html = (built_repo / "site" / "staff" / "index.html").read_text(encoding="utf-8")
+    inline = [
+        m.group(2)
+        for m in re.finditer(r"<script([^>]*)>(.*?)</script>", html, re.S)
+        if "src=" not in m.group(1) and "application/json" not in m.group(1)
+    ]
+    assert inline, "a Material page has inline scripts"
+    for body in inline:
+        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in scripts
