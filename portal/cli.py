@@ -175,6 +175,7 @@ def serve(root: Path | None, host: str, port: int, reload: bool, no_build: bool)
 
     import uvicorn
 
+    from portal.logs import log_config
     from portal.web.identity import is_loopback
     from portal.web.runtime import settings_env
 
@@ -205,6 +206,7 @@ def serve(root: Path | None, host: str, port: int, reload: bool, no_build: bool)
         reload=reload,
         reload_dirs=[str(Path(__file__).parent)] if reload else None,
         log_level="info",
+        log_config=log_config(),
         proxy_headers=False,
     )
 
