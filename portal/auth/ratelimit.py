@@ -48,6 +48,17 @@ class RateLimiter:
                     del self._events[stale]
             return None
 
+    def blocked(self, key: str) -> float | None:
+        """Like ``hit`` but counts nothing: for limits on failures, checked before trying."""
+        now = self.clock()
+        with self._lock:
+            events = self._events.get(key)
+            if events is None:
+                return None
+            while events and events[0] <= now - self.window:
+                events.popleft()
+            return events[0] + self.window - now if len(events) >= self.limit else None
+
 
 def limited(limiter: RateLimiter, name: str) -> Any:
     """A route dependency: 429 (as Denied) once the caller's address exceeds ``limiter``."""

@@ -17,9 +17,13 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.auth import access
+from portal.auth.csrf import CsrfProtect
+from portal.auth.oidc import check_settings
+from portal.auth.sessions import ClearStaleCookie
+from portal.auth.tokens import TokenAuthenticator
 from portal.auth.users import ANONYMOUS
 from portal.settings import Settings
-from portal.web import api, pages
+from portal.web import admin, api, pages, signin
 from portal.web.identity import development_user, is_loopback
 from portal.web.runtime import Portal
 from portal.web.sitefiles import csp, file_response, locate
@@ -33,6 +37,7 @@ def create_app(
     settings: Settings, *, portal: Portal | None = None, rebuild: bool = True
 ) -> FastAPI:
     """The portal's ASGI app. ``portal`` is started with the app unless it already was."""
+    check_settings(settings)
     runtime = portal or Portal(settings, rebuild=rebuild)
 
     @asynccontextmanager
@@ -54,7 +59,12 @@ def create_app(
         redoc_url=None,
     )
     app.state.portal = runtime
+    # A Bearer header is explicit, so tokens are tried before any session cookie.
+    if not any(isinstance(a, TokenAuthenticator) for a in runtime.authenticators):
+        runtime.authenticators.insert(0, TokenAuthenticator(runtime.db))
     app.include_router(pages.router)
+    signin.install(app, runtime)  # /login, /auth/callback, /logout; the session authenticator
+    app.include_router(admin.router)
     app.mount("/api/v1", api.create_api(runtime))
 
     @app.exception_handler(access.Denied)
@@ -88,6 +98,8 @@ def create_app(
     def favicon() -> Response:
         return RedirectResponse("/static/material/images/favicon.png", status_code=308)
 
+    app.add_middleware(CsrfProtect, page=pages.denied_page)
+    app.add_middleware(ClearStaleCookie)
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes * 2 + 64 * 1024)
     # A logout may redirect a form post to the provider's end-session page.
     issuer = urlsplit(settings.oidc_issuer)
@@ -161,10 +173,14 @@ class Authenticate:
                 break
         if user is None and not self.portal.settings.oidc_issuer:
             client = scope.get("client")
-            if client is not None and not is_loopback(client[0]):
+            host = urlsplit("//" + connection.headers.get("host", "")).hostname
+            # Loopback peer, and a loopback Host: a web page that rebinds its own DNS
+            # name to 127.0.0.1 cannot borrow the development identity.
+            if client is not None and not (is_loopback(client[0]) and is_loopback(host)):
                 refusal = PlainTextResponse(
                     "This portal runs with a development identity, which only answers on "
-                    "loopback. Configure single sign-on to serve other machines.",
+                    "loopback (http://127.0.0.1 or http://localhost). Configure single "
+                    "sign-on to serve other machines.",
                     status_code=403,
                 )
                 await refusal(scope, receive, send)

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from portal import __version__
-from portal.auth import access
+from portal.auth import access, csrf
 from portal.auth.access import Denied
 from portal.catalog import Entity, EntityRef, RefError, parse_ref
 from portal.catalog.query import FACETS, SORTS, CatalogIndex, QueryError
@@ -56,6 +56,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
         version=__version__,
         stylesheets=material_stylesheets(),
         entity_url=entity_url,
+        csrf=csrf.token_of(request),
         **context,
     )
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})

@@ -13,7 +13,14 @@ from portal.auth import User, roles_for
 from portal.auth.access import rule_of
 from portal.web import create_app
 from tests.conftest import component
-from tests.web.conftest import LOOPBACK, settings_for
+from tests.web.conftest import BASE, LOOPBACK, settings_for
+
+# Single sign-on settings that pass start-up checks (the issuer is never reached here).
+SSO = {
+    "oidc_issuer": "https://issuer.invalid",
+    "oidc_client_id": "portal",
+    "session_secret": "s" * 32,
+}
 
 # Routes that answer without a signed-in user, and why.
 PUBLIC = {
@@ -24,6 +31,9 @@ PUBLIC = {
     "/docs": "redirect to the audience picker",
     "/docs/": "redirect to the audience picker",
     "/docs/{audience}": "redirect to the site's home",
+    "/login": "where signing in starts",
+    "/auth/callback": "the provider's answer comes back here before anyone is signed in",
+    "/logout": "signing out (a session's sign-out post carries its CSRF token)",
 }
 
 
@@ -63,9 +73,9 @@ class HeaderUser:
 
 
 def client(web_repo: Path) -> TestClient:
-    app = create_app(settings_for(web_repo, oidc_issuer="https://issuer.invalid"))
+    app = create_app(settings_for(web_repo, **SSO))
     app.state.portal.authenticators.append(HeaderUser())
-    return TestClient(app, client=LOOPBACK, follow_redirects=False)
+    return TestClient(app, base_url=BASE, client=LOOPBACK, follow_redirects=False)
 
 
 def test_with_sso_configured_anonymous_callers_get_nothing_internal(web_repo: Path) -> None:

@@ -14,6 +14,7 @@ from portal.web.runtime import Portal
 from tests.sites.conftest import small_repo
 
 LOOPBACK = ("127.0.0.1", 50000)
+BASE = "http://127.0.0.1:8000"  # the development identity wants a loopback Host
 
 
 def settings_for(root: Path, **overrides: object) -> Settings:
@@ -23,7 +24,7 @@ def settings_for(root: Path, **overrides: object) -> Settings:
 def client_for(settings: Settings, *, rebuild: bool = False) -> tuple[TestClient, Portal]:
     portal = Portal(settings, rebuild=rebuild)
     app = create_app(settings, portal=portal)
-    return TestClient(app, client=LOOPBACK, follow_redirects=False), portal
+    return TestClient(app, base_url=BASE, client=LOOPBACK, follow_redirects=False), portal
 
 
 @pytest.fixture

@@ -162,6 +162,14 @@ def test_security_headers_on_every_response(client: TestClient) -> None:
         policy = headers["content-security-policy"]
         assert "script-src 'self';" in policy and "frame-ancestors 'self'" in policy, path
         assert "strict-transport-security" not in headers  # plain http on loopback
-    tls = TestClient(client.app, base_url="https://testserver", client=("127.0.0.1", 1))
+    tls = TestClient(client.app, base_url="https://127.0.0.1", client=("127.0.0.1", 1))
     with tls:
         assert tls.get("/healthz").headers["strict-transport-security"] == "max-age=31536000"
+
+
+def test_development_identity_refuses_a_foreign_host_name(client: TestClient) -> None:
+    # DNS rebinding: a page of evil.example whose name now points at 127.0.0.1.
+    response = client.get("/", headers={"host": "evil.example:8000"})
+    assert response.status_code == 403
+    assert "loopback" in response.text
+    assert client.get("/", headers={"host": "localhost:8000"}).status_code == 200

@@ -1,0 +1,299 @@
+"""Browser sessions: a signed cookie names a row in the database, and the row alone decides.
+
+The cookie carries a random id and its HMAC; the database keeps only the id's SHA-256,
+so a copy of the table opens no session. Idle and absolute timeouts are enforced here,
+on the server, whatever the browser does with the cookie.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from portal.auth import audit, csrf
+from portal.auth.oidc import LoginFailed, Provider, Tokens
+from portal.auth.users import User, roles_for
+from portal.db import Database
+from portal.db.models import WebSession
+from portal.settings import Settings
+
+__all__ = [
+    "COOKIE",
+    "ClearStaleCookie",
+    "SessionAuthenticator",
+    "Sessions",
+    "Signer",
+    "profile_of",
+]
+
+log = logging.getLogger(__name__)
+
+COOKIE = "portal_session"
+# last_seen_at is written at most this often: the idle timeout needs no finer clock.
+TOUCH_EVERY = timedelta(minutes=1)
+# Set on the request when it brought a session cookie that opens nothing.
+STALE = "portal.stale_session"
+
+
+class Signer:
+    """HMAC-SHA256 signatures for cookie values, with a key of its own for each purpose."""
+
+    def __init__(self, secret: str, purpose: str) -> None:
+        self._key = hmac.new(
+            secret.encode(), b"quantum-portal cookie: " + purpose.encode(), hashlib.sha256
+        ).digest()
+
+    def sign(self, value: str) -> str:
+        """``value.signature``; ``value`` must not contain a dot."""
+        return f"{value}.{self._mac(value)}"
+
+    def unsign(self, signed: str) -> str | None:
+        """The value, or None when the signature does not match (a tampered or foreign cookie)."""
+        value, dot, mac = signed.rpartition(".")
+        if not dot or not hmac.compare_digest(mac.encode(), self._mac(value).encode()):
+            return None
+        return value
+
+    def _mac(self, value: str) -> str:
+        digest = hmac.new(self._key, value.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def profile_of(claims: dict[str, Any], group_claim: str) -> dict[str, Any]:
+    """Who the provider says the user is: name, email and groups from validated ID token claims."""
+    raw = claims.get(group_claim, [])
+    groups = [raw] if isinstance(raw, str) else [g for g in raw or [] if isinstance(g, str)]
+    email = str(claims.get("email") or "")
+    name = claims.get("name") or claims.get("preferred_username") or email or claims["sub"]
+    return {
+        "sub": str(claims["sub"]),
+        "name": str(name),
+        "email": email,
+        "username": str(claims.get("preferred_username") or ""),
+        "groups": groups,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Live:
+    """A session that still holds, as one request sees it."""
+
+    id_hash: str
+    subject: str
+    profile: dict[str, Any]
+    csrf_token: str
+
+
+class Sessions:
+    """Creating, finding (with timeouts and refresh) and ending browser sessions."""
+
+    def __init__(self, db: Database, settings: Settings, provider: Provider | None) -> None:
+        self.db = db
+        self.provider = provider
+        self.signer = Signer(settings.session_secret, "session")
+        self.idle = timedelta(minutes=settings.session_idle_minutes)
+        self.lifetime = timedelta(hours=settings.session_max_hours)
+
+    def create(
+        self, subject: str, profile: dict[str, Any], tokens: Tokens, *, replacing: str | None
+    ) -> str:
+        """A new session for a fresh sign-in; the cookie value to set. ``replacing`` (the id
+        hash of the browser's previous session) is deleted in the same transaction."""
+        session_id = secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        with self.db.session() as db:
+            if replacing is not None and (old := db.get(WebSession, replacing)) is not None:
+                db.delete(old)
+            db.add(
+                WebSession(
+                    id_hash=_hash(session_id),
+                    subject=subject,
+                    user=profile,
+                    csrf_token=secrets.token_urlsafe(32),
+                    created_at=now,
+                    last_seen_at=now,
+                    id_token_expires_at=tokens.expires_at,
+                    refresh_token=tokens.refresh_token,
+                    id_token=tokens.id_token,
+                )
+            )
+        return self.signer.sign(session_id)
+
+    def id_hash(self, cookie: str | None) -> str | None:
+        """The stored key of the session a cookie names (None for a tampered cookie)."""
+        session_id = self.signer.unsign(cookie) if cookie else None
+        return _hash(session_id) if session_id else None
+
+    def find(self, cookie: str, connection: HTTPConnection | None = None) -> Live | None:
+        """The session ``cookie`` opens now, or None. An expired session is deleted; one whose
+        ID token expired is refreshed from its refresh token, or ended."""
+        id_hash = self.id_hash(cookie)
+        if id_hash is None:
+            return None
+        now = datetime.now(UTC)
+        ended = refresh_token = None
+        with self.db.session() as db:
+            row = db.get(WebSession, id_hash)
+            if row is None:
+                return None
+            live = Live(id_hash, row.subject, dict(row.user), row.csrf_token)
+            if now - _utc(row.created_at) >= self.lifetime:
+                ended = f"the session is older than {self.lifetime.total_seconds() / 3600:g} hours"
+            elif now - _utc(row.last_seen_at) >= self.idle:
+                ended = f"the session was idle for {self.idle.total_seconds() / 60:g} minutes"
+            if ended:
+                db.delete(row)
+            else:
+                expires = row.id_token_expires_at
+                if expires is not None and _utc(expires) <= now:
+                    # Refreshed below, after this transaction: no lock held over the network.
+                    refresh_token = row.refresh_token
+                    if refresh_token is None:
+                        ended = "the sign-in expired and the provider gave no refresh token"
+                        db.delete(row)
+                elif now - _utc(row.last_seen_at) >= TOUCH_EVERY:
+                    row.last_seen_at = now
+        if ended:
+            self._ended(live, ended, connection)
+            return None
+        if refresh_token is not None:
+            return self._refresh(live, refresh_token, connection)
+        return live
+
+    def end(self, id_hash: str) -> WebSession | None:
+        """Delete a session (sign-out); the row as it was, for the provider's logout hint."""
+        with self.db.session() as db:
+            row = db.get(WebSession, id_hash)
+            if row is not None:
+                db.delete(row)
+            return row
+
+    def _refresh(
+        self, live: Live, refresh_token: str, connection: HTTPConnection | None
+    ) -> Live | None:
+        try:
+            if self.provider is None:
+                raise LoginFailed("single sign-on is not configured")
+            tokens = self.provider.refresh(refresh_token, live.profile.get("sub", ""))
+        except LoginFailed as exc:
+            with self.db.session() as db:
+                row = db.get(WebSession, live.id_hash)
+                expires = row.id_token_expires_at if row is not None else None
+                if row is not None and expires is not None and _utc(expires) > datetime.now(UTC):
+                    return live  # another request refreshed it meanwhile
+                if row is not None:
+                    db.delete(row)
+            self._ended(live, f"the refresh failed: {exc.reason}", connection, outcome="failed")
+            return None
+        profile = live.profile
+        if tokens.claims:
+            group_claim = self.provider.settings.oidc_group_claim
+            profile = {**profile, **profile_of(tokens.claims, group_claim)}
+        with self.db.session() as db:
+            row = db.get(WebSession, live.id_hash)
+            if row is None:  # signed out meanwhile
+                return None
+            row.id_token_expires_at = tokens.expires_at
+            row.refresh_token = tokens.refresh_token
+            row.id_token = tokens.id_token or row.id_token
+            row.user = profile
+            row.last_seen_at = datetime.now(UTC)
+        return Live(live.id_hash, live.subject, profile, live.csrf_token)
+
+    def _ended(
+        self, live: Live, reason: str, connection: HTTPConnection | None, outcome: str = "ok"
+    ) -> None:
+        who = live.profile.get("email") or live.subject
+        audit.record(
+            self.db, "session.end", actor=who, outcome=outcome, connection=connection, reason=reason
+        )
+
+
+class SessionAuthenticator:
+    """The session cookie's user, for ``Portal.authenticators``.
+
+    A request that presents ``Authorization`` is judged by it alone, never by a cookie
+    riding along. A cookie that opens nothing marks the request, so that the response
+    tells the browser to drop it (see :class:`ClearStaleCookie`).
+    """
+
+    def __init__(self, sessions: Sessions, role_groups: dict[str, list[str]]) -> None:
+        self.sessions = sessions
+        self.role_groups = role_groups
+
+    def __call__(self, connection: HTTPConnection) -> User | None:
+        cookie = connection.cookies.get(COOKIE)
+        if cookie is None or "authorization" in connection.headers:
+            return None
+        live = self.sessions.find(cookie, connection)
+        if live is None:
+            connection.scope[STALE] = True
+            return None
+        csrf.expect(connection, live.csrf_token)
+        profile = live.profile
+        groups = tuple(profile.get("groups", ()))
+        return User(
+            subject=live.subject,
+            name=profile.get("name", ""),
+            email=profile.get("email", ""),
+            groups=groups,
+            roles=roles_for(groups, self.role_groups),
+            via="session",
+            entity=profile.get("entity"),
+            session_id=live.id_hash,
+        )
+
+
+class ClearStaleCookie:
+    """Tells the browser to forget a session cookie that opens nothing (expired, ended, forged)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start" and scope.get(STALE):
+                headers = MutableHeaders(scope=message)
+                prefix = f"{COOKIE}="
+                if not any(v.startswith(prefix) for v in headers.getlist("set-cookie")):
+                    headers.append("set-cookie", forget_cookie(secure=scope["scheme"] == "https"))
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
+def session_cookie(response: Response, value: str, *, secure: bool, max_age: int) -> None:
+    response.set_cookie(
+        COOKIE, value, max_age=max_age, path="/", secure=secure, httponly=True, samesite="lax"
+    )
+
+
+def forget_cookie(*, secure: bool, name: str = COOKIE, path: str = "/") -> str:
+    """A Set-Cookie value that deletes a cookie of ours."""
+    response = Response()
+    response.delete_cookie(name, path=path, secure=secure, httponly=True, samesite="lax")
+    return response.headers["set-cookie"]
+
+
+def _hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def _utc(when: datetime) -> datetime:
+    """SQLite hands timestamps back without their zone; they were stored in UTC."""
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
