@@ -158,6 +158,9 @@ def build(root: Path | None, audiences: tuple[str, ...], out: Path | None) -> No
 def _build_model(settings: Settings) -> Any:
     """The model a build reads: the repository plus what the portal has registered."""
     from portal.model import load_model
+
+    if not settings.database_url and not (settings.data_path / "portal.db").exists():
+        return load_model(settings)  # nothing registered; importing the web app costs ~1 s
     from portal.web.runtime import stored_sources
 
     return load_model(settings, registered=stored_sources(settings))
@@ -180,10 +183,11 @@ def serve(root: Path | None, host: str, port: int, reload: bool, no_build: bool)
     from portal.web.runtime import settings_env
 
     settings = _settings(root)
-    if not is_loopback(host):
+    if not is_loopback(host) and not settings.oidc_issuer:
         raise click.UsageError(
             f"--host {host}: the portal runs with a development identity until single sign-on "
-            "is configured, and that identity may only listen on loopback (127.0.0.1 or ::1)"
+            "is configured (PORTAL_OIDC_ISSUER), and that identity may only listen on "
+            "loopback (127.0.0.1 or ::1)"
         )
     if not no_build:
         _serve_build(settings)
@@ -207,7 +211,9 @@ def serve(root: Path | None, host: str, port: int, reload: bool, no_build: bool)
         reload_dirs=[str(Path(__file__).parent)] if reload else None,
         log_level="info",
         log_config=log_config(),
-        proxy_headers=False,
+        # Forwarded headers count only from the proxies the settings name.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
     )
 
 

@@ -109,6 +109,12 @@ class Settings(BaseSettings):
     session_max_hours: int = Field(
         default=12, gt=0, description="Absolute session lifetime, however active."
     )
+    trusted_proxies: list[str] = Field(
+        default=[],
+        description="Addresses of the reverse proxies in front of the portal, whose "
+        "X-Forwarded-For and X-Forwarded-Proto headers are believed (client address for "
+        "rate limits and the audit log; https for Secure cookies and HSTS).",
+    )
     keyvault_url_template: str = Field(
         default="https://{vault}.vault.azure.net",
         description="URL of a Key Vault; {vault} is the vault name of kv://<vault>/<secret>.",

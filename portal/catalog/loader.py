@@ -226,7 +226,7 @@ class _Loader:
         """Read a registered text, or the repository catalog file a registration names."""
         base = self.root / "catalog-info.yaml"  # relative paths start at the root
         if isinstance(source, TextSource):
-            self._parse(source.text, base, source.display)
+            self._parse(source.text, base, source.display, trusted=False)
         else:
             try:
                 targets = self.resolver.resolve(base, source)
@@ -272,8 +272,13 @@ class _Loader:
         if self._parse(text, source, display):
             self.files += 1
 
-    def _parse(self, text: str, source: Path | Url, display: str) -> bool:
-        """Validate every document of ``text``; False when it is not YAML at all."""
+    def _parse(self, text: str, source: Path | Url, display: str, *, trusted: bool = True) -> bool:
+        """Validate every document of ``text``; False when it is not YAML at all.
+
+        An untrusted text (pasted into the portal, not reviewed into the repository)
+        may not read files ($text, $json, $yaml) nor be a Location: either would let
+        its author read files of the portal's host.
+        """
         try:
             documents = load_documents(text, self.resolver.limits)
         except YamlError as exc:
@@ -299,6 +304,19 @@ class _Loader:
                     )
                 )
                 continue
+            if needs_substitution and not trusted:
+                for path, key in _placeholders_in(document):
+                    self.report.add(
+                        problem_at(
+                            origin,
+                            path,
+                            f"{key} reads a file, which a descriptor registered in the portal "
+                            "may not do; register the catalog file by its repository path "
+                            "instead",
+                            key=True,
+                        )
+                    )
+                needs_substitution = False
             placeholders = (
                 substitute(document, source, self.resolver, self._emitter(origin))
                 if needs_substitution
@@ -311,6 +329,16 @@ class _Loader:
                 rejected = _intended_ref(document)
                 if rejected is not None:
                     self.rejected.add(rejected)
+                continue
+            if entity.ref.kind == "location" and not trusted:
+                self.report.add(
+                    problem_at(
+                        origin,
+                        ("kind",),
+                        "a descriptor registered in the portal cannot be a Location; "
+                        "register each catalog file by its repository path instead",
+                    )
+                )
                 continue
             self.entities.append(entity)
             if entity.ref.kind == "location":
@@ -398,6 +426,19 @@ def _duplicate(entity: Entity, first: Entity) -> Problem:
 def _dangling(entity: Entity, field: str, position: int | None, target: EntityRef) -> Problem:
     path: KeyPath = ("spec", field) if position is None else ("spec", field, position)
     return problem_at(entity.origin, path, f"{target} does not exist in the catalog", "warning")
+
+
+def _placeholders_in(value: Any, path: KeyPath = ()) -> Iterator[tuple[KeyPath, str]]:
+    """Where a document uses $text, $json or $yaml, and which."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in PLACEHOLDERS:
+                yield (*path, key), key
+            else:
+                yield from _placeholders_in(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _placeholders_in(item, (*path, index))
 
 
 def _intended_ref(document: dict[str, Any]) -> EntityRef | None:

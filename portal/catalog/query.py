@@ -739,7 +739,7 @@ class _Cursor:
                 and (value is None or isinstance(value, str))
                 and str(parse_ref(ref)) == ref
             )
-        except (ValueError, TypeError, RefError):
+        except (ValueError, TypeError, RecursionError, RefError):
             valid = False
         if not valid:
             raise QueryError("cursor", f"was made by another version of the portal; {_START_AGAIN}")

@@ -197,7 +197,7 @@ def _moment(field: str, text: str, *, end: bool) -> datetime | None:
 def _number(field: str, text: str | None, low: int, high: int) -> int | None:
     if text is None or text.strip() == "":
         return None
-    if not text.strip().isdigit() or not low <= int(text) <= high:
+    if not (text.strip().isascii() and text.strip().isdigit()) or not low <= int(text) <= high:
         raise BadQuery([f"{field}: {text!r} is not a whole number from {low} to {high}"])
     return int(text)
 

@@ -242,7 +242,7 @@ def create_api(portal: Portal) -> FastAPI:
             result = _registration_out(outcome, dry_run=True)
             return JSONResponse(result.model_dump(), status_code=200)
         try:
-            registration, outcome = portal.register(submission, user)
+            registration, outcome = portal.register(submission, user, request)
         except Rejected as exc:
             outcome = exc.outcome or Outcome([], [])
             return _error(exc.status, exc.message, [_problem(p) for p in outcome.problems])
@@ -268,7 +268,7 @@ def create_api(portal: Portal) -> FastAPI:
         """
         ref = _ref(kind, namespace, name)
         try:
-            removed = portal.unregister(ref, current_user(request))
+            removed = portal.unregister(ref, current_user(request), request)
         except Rejected as exc:
             return _error(exc.status, exc.message)
         return RemovalOut(removed=[str(r) for r in removed])

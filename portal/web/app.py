@@ -11,7 +11,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -162,7 +164,9 @@ class Authenticate:
         user = None
         for authenticate in self.portal.authenticators:
             try:
-                user = authenticate(connection)
+                # Authenticators read the database (and may refresh a session at the
+                # provider): never on the event loop.
+                user = await run_in_threadpool(authenticate, connection)
             except access.Denied as exc:
                 response = JSONResponse({"detail": exc.reason, "problems": []}, exc.status)
                 if exc.status == 401:
@@ -176,7 +180,9 @@ class Authenticate:
             host = urlsplit("//" + connection.headers.get("host", "")).hostname
             # Loopback peer, and a loopback Host: a web page that rebinds its own DNS
             # name to 127.0.0.1 cannot borrow the development identity.
-            if client is not None and not (is_loopback(client[0]) and is_loopback(host)):
+            forwarded = any(name in connection.headers for name in ("forwarded", "x-forwarded-for"))
+            # A missing peer (a unix socket) or a proxy in front is not loopback.
+            if client is None or forwarded or not (is_loopback(client[0]) and is_loopback(host)):
                 refusal = PlainTextResponse(
                     "This portal runs with a development identity, which only answers on "
                     "loopback (http://127.0.0.1 or http://localhost). Configure single "
@@ -250,7 +256,10 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise _TooLarge
+                    # FastAPI turns other errors met while reading a body into 400.
+                    raise HTTPException(
+                        413, f"the request body is larger than {self.limit:,} bytes"
+                    )
             return message
 
         async def tracking(message: Message) -> None:
@@ -261,13 +270,10 @@ class BodyLimit:
 
         try:
             await self.app(scope, counted, tracking)
-        except _TooLarge:
-            if not started:
-                await _too_large(self.limit)(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
+        except HTTPException as exc:  # raised outside FastAPI's handlers
+            if exc.status_code != 413 or started:
+                raise
+            await _too_large(self.limit)(scope, receive, send)
 
 
 def _too_large(limit: int) -> Response:

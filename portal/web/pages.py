@@ -29,6 +29,9 @@ from portal.web.sitefiles import file_response, locate, suggestions
 __all__ = ["router"]
 
 router = APIRouter()
+# Pages follow the API's rules: a token needs the same scopes here as there.
+READ = access.require("reader", "catalog:read")
+WRITE = access.require("contributor", "catalog:write")
 TEMPLATES = Path(__file__).with_name("templates")
 RECENT = 8
 
@@ -78,7 +81,7 @@ def entity_url(ref: EntityRef) -> str:
 # -- home ---------------------------------------------------------------------
 
 
-@router.get("/", response_class=HTMLResponse, dependencies=[access.require()])
+@router.get("/", response_class=HTMLResponse, dependencies=[READ])
 def home(request: Request) -> HTMLResponse:
     portal = _portal(request)
     view = portal.view
@@ -177,13 +180,13 @@ def docs_file(audience: str, path: str, request: Request) -> Response:
             suggestions=[(f"/docs/{audience}/{s}/", s) for s in suggestions(site, path)],
             site=f"/docs/{audience}/",
         )
-    return file_response(request, found.path)
+    return file_response(request, found.path, private=not portal.audiences[audience].public)
 
 
 # -- catalog browser ---------------------------------------------------------------
 
 
-@router.get("/catalog", response_class=HTMLResponse, dependencies=[access.require()])
+@router.get("/catalog", response_class=HTMLResponse, dependencies=[READ])
 def catalog(request: Request) -> HTMLResponse:
     portal = _portal(request)
     params: dict[str, list[str]] = {}
@@ -256,7 +259,7 @@ def _entity(portal: Portal, kind: str, namespace: str, name: str) -> Entity | No
 @router.get(
     "/catalog/{kind}/{namespace}/{name}",
     response_class=HTMLResponse,
-    dependencies=[access.require()],
+    dependencies=[READ],
 )
 def entity_page(kind: str, namespace: str, name: str, request: Request) -> HTMLResponse:
     portal = _portal(request)
@@ -327,7 +330,7 @@ def _first(refs: list[EntityRef]) -> EntityRef | None:
 @router.get(
     "/catalog/{kind}/{namespace}/{name}/graph.svg",
     include_in_schema=False,
-    dependencies=[access.require()],
+    dependencies=[READ],
 )
 def entity_graph(kind: str, namespace: str, name: str, request: Request) -> Response:
     portal = _portal(request)
@@ -341,13 +344,13 @@ def entity_graph(kind: str, namespace: str, name: str, request: Request) -> Resp
 @router.post(
     "/catalog/{kind}/{namespace}/{name}/unregister",
     response_class=HTMLResponse,
-    dependencies=[access.require("contributor")],
+    dependencies=[WRITE],
 )
 def unregister_form(kind: str, namespace: str, name: str, request: Request) -> Response:
     portal = _portal(request)
     try:
         ref = parse_ref(f"{kind}:{namespace}/{name}")
-        removed = portal.unregister(ref, current_user(request))
+        removed = portal.unregister(ref, current_user(request), request)
     except (RefError, Rejected) as exc:
         message = exc.message if isinstance(exc, Rejected) else str(exc)
         status = exc.status if isinstance(exc, Rejected) else 404
@@ -358,7 +361,7 @@ def unregister_form(kind: str, namespace: str, name: str, request: Request) -> R
 # -- registration ---------------------------------------------------------------------
 
 
-@router.get("/register", response_class=HTMLResponse, dependencies=[access.require("contributor")])
+@router.get("/register", response_class=HTMLResponse, dependencies=[WRITE])
 def register_form(request: Request) -> HTMLResponse:
     portal = _portal(request)
     return render(
@@ -370,7 +373,7 @@ def _excluded(portal: Portal) -> list[tuple[int, list[Any]]]:
     return sorted(portal.view.excluded.items())
 
 
-@router.post("/register", response_class=HTMLResponse, dependencies=[access.require("contributor")])
+@router.post("/register", response_class=HTMLResponse, dependencies=[WRITE])
 async def register_submit(
     request: Request,
     action: str = Form("check"),
@@ -385,6 +388,26 @@ async def register_submit(
         limit = portal.settings.max_upload_bytes
         data = await upload.read(limit + 1)
         filename = upload.filename
+        if len(data) > limit:
+            outcome = Outcome(
+                [],
+                [
+                    _problem(
+                        filename,
+                        f"is larger than {limit:,} bytes, the most a descriptor may be "
+                        "(setting PORTAL_MAX_UPLOAD_BYTES)",
+                    )
+                ],
+            )
+            return render(
+                request,
+                "register.html",
+                413,
+                outcome=outcome,
+                text="",
+                target=target,
+                excluded=_excluded(portal),
+            )
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -408,7 +431,7 @@ async def register_submit(
     )
     if action == "register":
         try:
-            registration, outcome = portal.register(submission, current_user(request))
+            registration, outcome = portal.register(submission, current_user(request), request)
         except Rejected as exc:
             return render(
                 request,

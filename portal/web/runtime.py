@@ -26,6 +26,7 @@ from starlette.requests import HTTPConnection
 from portal.auth import audit
 from portal.auth.users import User
 from portal.catalog import (
+    DEFAULT_NAMESPACE,
     Catalog,
     CatalogSources,
     Entity,
@@ -248,7 +249,7 @@ class Portal:
                 return Outcome([], [Problem(name, "is empty: paste or upload a descriptor")])
             source: Registered = TextSource(name, submission.text)
         elif submission.target is not None:
-            problem = _target_problem(submission.target)
+            problem = _target_problem(submission.target, self.settings)
             if problem:
                 return Outcome([], [Problem(submission.target or "target", problem)])
             source = submission.target.strip()
@@ -286,7 +287,9 @@ class Portal:
             problems.append(Problem(display, message))
         return Outcome(entities, problems, shadowed)
 
-    def register(self, submission: Submission, user: User) -> tuple[Registration, Outcome]:
+    def register(
+        self, submission: Submission, user: User, connection: HTTPConnection | None = None
+    ) -> tuple[Registration, Outcome]:
         """Check and store ``submission`` in one transaction, then show it and rebuild.
 
         Contributors may register entities their groups own; admins any.
@@ -295,8 +298,7 @@ class Portal:
             outcome = self.check(submission)
             if not outcome.ok:
                 raise Rejected("the descriptor has errors; nothing was registered", outcome)
-            for entity in outcome.entities:
-                self._may_change(entity, user, "register")
+            self._may_change(outcome.entities, user, "register", connection)
             try:
                 with self.db.session() as session:
                     registration = Registration(
@@ -323,15 +325,21 @@ class Portal:
             "catalog.register",
             actor=user,
             target=", ".join(refs),
+            connection=connection,
             registration=registration.id,
-            source=registration.display,
+            descriptor=registration.display,
         )
         who = user.email or user.name
         self._rebuild_for([e.ref for e in outcome.entities], view, f"registered by {who}")
         return registration, outcome
 
-    def unregister(self, ref: EntityRef, user: User) -> list[EntityRef]:
-        """Remove the registration that defines ``ref`` (with every entity it defines)."""
+    def unregister(
+        self, ref: EntityRef, user: User, connection: HTTPConnection | None = None
+    ) -> list[EntityRef]:
+        """Remove the registration that defines ``ref`` (with every entity it defines).
+
+        The caller must be allowed to change every one of those entities.
+        """
         with self._lock:
             before = self.view
             info = before.registered.get(ref)
@@ -343,14 +351,17 @@ class Portal:
                         status=409,
                     )
                 raise Rejected(f"{ref} is not in the catalog", status=404)
-            entity = before.catalog.get(ref)
-            if entity is not None:
-                self._may_change(entity, user, "remove")
             with self.db.session() as session:
                 registration = session.get(Registration, info.id)
                 if registration is None:
                     raise Rejected(f"{ref} was removed meanwhile", status=404)
                 removed = [parse_ref(row.ref) for row in registration.entities]
+                self._may_change(
+                    [e for r in removed if (e := before.catalog.get(r)) is not None],
+                    user,
+                    "remove",
+                    connection,
+                )
                 session.delete(registration)
             related = [
                 r.target for e in removed if (x := before.catalog.get(e)) for r in x.relations
@@ -361,29 +372,51 @@ class Portal:
             "catalog.unregister",
             actor=user,
             target=", ".join(str(r) for r in removed),
+            connection=connection,
             registration=info.id,
         )
         who = user.email or user.name
         self._rebuild_for([*removed, *related], before, f"unregistered by {who}")
         return removed
 
-    @staticmethod
-    def _may_change(entity: Entity, user: User, verb: str) -> None:
-        """Admins change anything; contributors what one of their groups owns."""
+    def _may_change(
+        self,
+        entities: Sequence[Entity],
+        user: User,
+        verb: str,
+        connection: HTTPConnection | None,
+    ) -> None:
+        """Admins change anything; contributors only what one of their groups owns."""
         if user.has_role("admin"):
             return
-        # A checked submission is not related yet: its owner is in its spec refs.
-        owners = entity.related("ownedBy") or [t for f, _, t in entity.spec_refs if f == "owner"]
         mine = {g.lower() for g in user.groups}
-        if any(o.kind == "group" and o.name in mine for o in owners):
-            return
-        owner = ", ".join(o.short("group") for o in owners) or "nobody"
-        groups = ", ".join(sorted(user.groups)) or "no group"
-        raise Rejected(
-            f"you may {verb} only entities owned by your groups ({groups}); "
-            f"{entity.ref} is owned by {owner}",
-            status=403,
-        )
+        for entity in entities:
+            # A checked submission is not related yet: its owner is in its spec refs.
+            owners = entity.related("ownedBy") or [
+                t for f, _, t in entity.spec_refs if f == "owner"
+            ]
+            # Groups from the identity provider are names in the default namespace.
+            if any(
+                o.kind == "group" and o.namespace == DEFAULT_NAMESPACE and o.name in mine
+                for o in owners
+            ):
+                continue
+            owner = ", ".join(o.short("group") for o in owners) or "nobody"
+            groups = ", ".join(sorted(user.groups)) or "no group"
+            reason = (
+                f"you may {verb} only entities owned by your groups ({groups}); "
+                f"{entity.ref} is owned by {owner}"
+            )
+            audit.record(
+                self.db,
+                f"catalog.{verb}",
+                actor=user,
+                target=str(entity.ref),
+                outcome="denied",
+                connection=connection,
+                reason=reason,
+            )
+            raise Rejected(reason, status=403)
 
     def _rebuild_for(self, refs: Sequence[EntityRef], view: CatalogView, reason: str) -> None:
         if not self.rebuild or self.site is None:
@@ -470,12 +503,26 @@ def _clean_filename(name: str) -> str:
     return base[:200] or "catalog-info.yaml"
 
 
-def _target_problem(target: str) -> str | None:
+def _target_problem(target: str, settings: Settings) -> str | None:
+    """Why a repository path cannot be registered, if it cannot.
+
+    One catalog file, named exactly: no globs, nothing hidden (``.git``, ``.env``,
+    ``.cache``), nothing from the portal's own data or built sites.
+    """
     target = target.strip()
     if not target:
         return "is empty: give a path such as services/payments/catalog-info.yaml"
     if not target.endswith((".yaml", ".yml")):
         return "must name a YAML file (.yaml or .yml)"
+    if any(c in target for c in "*?[]{}"):
+        return "must name one file: register files one by one, without wildcards"
+    parts = PurePosixPath(target.replace("\\", "/")).parts
+    if any(part.startswith(".") for part in parts):
+        return "may not be in a hidden folder or be a hidden file, nor contain '..'"
+    full = (settings.root / target).resolve()
+    for private in (settings.data_path, settings.site_path, settings.root / ".cache"):
+        if full.is_relative_to(private.resolve()):
+            return "is one of the portal's own files, not a catalog file"
     return None
 
 
@@ -501,7 +548,7 @@ class Builder:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        child = self._child
+            child = self._child
         if child is not None and child.poll() is None:
             child.terminate()
         if self._thread is not None:
@@ -566,7 +613,11 @@ class Builder:
             self._record(names, "failed", reason, f"{type(exc).__name__}: {exc}")
             log.warning("background build could not start: %s", exc)
             return
-        self._child = child
+        with self._cond:
+            self._child = child
+            stopping = self._stopping
+        if stopping:  # stop() ran while the child was starting: it missed it
+            child.terminate()
         try:
             output, _ = child.communicate(timeout=BUILD_TIMEOUT)
         except subprocess.TimeoutExpired:

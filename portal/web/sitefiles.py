@@ -80,8 +80,12 @@ def not_modified(request: Request, etag: str, modified: datetime) -> bool:
     return False
 
 
-def file_response(request: Request, path: Path) -> Response:
-    """``path`` with ETag and Last-Modified; 304 when the client's copy is current."""
+def file_response(request: Request, path: Path, *, private: bool = False) -> Response:
+    """``path`` with ETag and Last-Modified; 304 when the client's copy is current.
+
+    ``private`` files (an internal audience's) may be kept by the browser, never by a
+    shared cache on the way.
+    """
     stat = path.stat()
     etag = _etag(stat)
     modified = datetime.fromtimestamp(stat.st_mtime, UTC)
@@ -91,6 +95,9 @@ def file_response(request: Request, path: Path) -> Response:
         # Pages change with every build: revalidate them; hashed assets never change.
         "Cache-Control": _IMMUTABLE if _HASHED.search(path.name) else "no-cache",
     }
+    if private:
+        headers["Cache-Control"] = headers["Cache-Control"].replace("public", "private")
+        headers["Cache-Control"] += ", private" if "private" not in headers["Cache-Control"] else ""
     if not_modified(request, etag, modified):
         return Response(status_code=304, headers=headers)
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"

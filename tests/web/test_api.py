@@ -259,7 +259,7 @@ def test_registers_a_location_inside_the_repository(
 @pytest.mark.parametrize(
     ("target", "expected"),
     [
-        ("../outside.yaml", "leaves"),
+        ("../outside.yaml", "nor contain '..'"),
         ("/etc/passwd.yaml", "absolute"),
         ("services/missing/catalog-info.yaml", "no such file"),
         ("README.md", "YAML file"),
@@ -317,3 +317,77 @@ def test_openapi_document_is_served_and_committed(client: TestClient) -> None:
         "the committed OpenAPI document is stale: run "
         "`portal openapi --out catalog/apis/definitions/developer-portal-api.openapi.json`"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            component("leak").replace(
+                "metadata:\n  name: leak\n",
+                "metadata:\n  name: leak\n  description:\n    $text: .env\n",
+            ),
+            "$text reads a file",
+        ),
+        (
+            "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: all\n"
+            "spec:\n  targets: ['./**/*.yaml']\n",
+            "cannot be a Location",
+        ),
+    ],
+)
+def test_a_pasted_descriptor_cannot_read_the_portals_files(
+    client: TestClient, web_repo: Path, portal_of: Portal, text: str, expected: str
+) -> None:
+    (web_repo / ".env").write_text("PORTAL_SESSION_SECRET=do-not-show-me\n", encoding="utf-8")
+    response = client.post("/api/v1/entities", json={"descriptor": text})
+    assert response.status_code == 422, response.text
+    assert expected in response.text
+    assert "do-not-show-me" not in response.text
+    assert registrations(portal_of) == 0
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("catalog/*.yaml", "one file"),
+        (".github/catalog-info.yaml", "hidden"),
+        ("data/x.yaml", "the portal's own files"),
+        ("site/staff/x.yaml", "the portal's own files"),
+    ],
+)
+def test_registered_paths_are_single_visible_catalog_files(
+    client: TestClient, target: str, expected: str
+) -> None:
+    response = client.post("/api/v1/entities", json={"target": target})
+    assert response.status_code == 422
+    assert expected in response.text
+
+
+def test_a_forged_cursor_is_a_400_not_a_500(client: TestClient) -> None:
+    import base64
+    import hashlib
+
+    payload = b"[" * 1400
+    digest = hashlib.blake2b(payload, digest_size=6).digest()
+    forged = base64.urlsafe_b64encode(digest + payload).decode().rstrip("=")
+    response = client.get("/api/v1/entities", params={"cursor": forged})
+    assert response.status_code == 400
+    assert "cursor" in response.json()["problems"][0]["message"]
+
+
+def test_a_chunked_body_over_the_limit_is_413(web_repo: Path) -> None:
+    test_client, portal = client_for(settings_for(web_repo, max_upload_bytes=1000))
+    with test_client:
+
+        def chunks():  # type: ignore[no-untyped-def]
+            yield b'{"descriptor": "'
+            for _ in range(100):  # 100 kB: past the body limit (2 x 1,000 + 64 KiB)
+                yield b"x" * 1000
+            yield b'"}'
+
+        response = test_client.post(
+            "/api/v1/entities", content=chunks(), headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 413, response.text
+        assert registrations(portal) == 0

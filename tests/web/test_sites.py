@@ -34,7 +34,9 @@ def test_serves_each_audience_with_validators(sites: TestClient) -> None:
     page = sites.get("/docs/staff/")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    assert page.headers["cache-control"] == "no-cache"
+    assert (
+        page.headers["cache-control"] == "no-cache, private"
+    )  # an internal audience: no shared cache
     etag, modified = page.headers["etag"], page.headers["last-modified"]
     assert sites.get("/docs/staff/", headers={"if-none-match": etag}).status_code == 304
     assert sites.get("/docs/staff/", headers={"if-modified-since": modified}).status_code == 304
@@ -48,7 +50,7 @@ def test_hashed_assets_are_immutable(sites: TestClient, built_repo: Path) -> Non
     )
     response = sites.get(f"/docs/staff/assets/stylesheets/{main}")
     assert response.status_code == 200
-    assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert response.headers["cache-control"] == "private, max-age=31536000, immutable"
 
 
 def test_directories_redirect_then_serve_their_index_never_a_listing(sites: TestClient) -> None:
