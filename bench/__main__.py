@@ -8,6 +8,7 @@ import sys
 # Benchmark name -> module with ``main(argv: list[str]) -> int``; imported only when chosen.
 BENCHMARKS: dict[str, str] = {
     "api": "bench.catalog_api",
+    "auth": "bench.auth_overhead",
     "catalog": "bench.catalog_load",
     "docs": "bench.docs_build",
 }
