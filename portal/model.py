@@ -7,11 +7,13 @@ scorecards read the result and never parse sources again.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from portal.cache import EntryCache, code_version, content_key
 from portal.catalog import (
     Catalog,
     Entity,
@@ -29,7 +31,7 @@ from portal.sites.config import SiteConfig, load_site_config
 if TYPE_CHECKING:
     from portal.apis import ApiReference
 
-__all__ = ["Model", "load_model"]
+__all__ = ["Model", "cache_dir", "load_model"]
 
 TECHDOCS_REF = "backstage.io/techdocs-ref"
 
@@ -47,20 +49,33 @@ class Model:
 
 
 def load_model(
-    settings: Settings, *, with_docs: bool = True, registered: Sequence[Registered] = ()
+    settings: Settings,
+    *,
+    with_docs: bool = True,
+    registered: Sequence[Registered] = (),
+    cache: bool = True,
 ) -> Model:
     """Load and check every source; every problem lands in ``model.report``.
 
     ``registered``: descriptors registered in the portal, composed after the files.
+    With ``cache``, pages' parses and API references computed before from the
+    same text are taken from :func:`cache_dir` (see ``portal.cache``).
     """
     result: LoadResult = load_catalog(settings, registered=registered)
     report = result.report
     site = load_site_config(settings.root, report) if with_docs else None
     audiences = set(site.audiences) if site else set()
     docs_dir = settings.root / (site.docs_dir if site else "docs")
+    parsed = cache_dir(settings) / "parsed" if cache and with_docs else None
+    pages = EntryCache(parsed and parsed / "pages.pickle", _pages_version())
     docs = (
         load_docs(
-            docs_dir, root=settings.root, audiences=audiences, catalog=result.catalog, report=report
+            docs_dir,
+            root=settings.root,
+            audiences=audiences,
+            catalog=result.catalog,
+            report=report,
+            cache=pages,
         )
         if site is not None
         else DocSet(docs_dir)
@@ -69,12 +84,41 @@ def load_model(
     if with_docs:
         if site is not None:
             for entity in result.catalog:
-                _entity_docs(model, entity, audiences)
-        _api_references(model)
+                _entity_docs(model, entity, audiences, pages)
+        apis = EntryCache(parsed and parsed / "apis.pickle", _apis_version())
+        _api_references(model, apis)
+        apis.save()
+    if site is not None:  # else no page was read, and the cache keeps what it holds
+        pages.save()
     return model
 
 
-def _entity_docs(model: Model, entity: Entity, audiences: set[str]) -> None:
+def cache_dir(settings: Settings) -> Path:
+    """Where builds keep what they can reuse: parses, staged sites, rendered pages."""
+    return settings.root / ".cache" / "portal"
+
+
+@functools.cache
+def _pages_version() -> str:
+    import yaml
+
+    import portal.docs
+    import portal.yamlio
+
+    return code_version(portal.docs, portal.yamlio) + yaml.__version__
+
+
+@functools.cache
+def _apis_version() -> str:
+    import yaml
+
+    import portal.apis
+    import portal.yamlio
+
+    return code_version(portal.apis, portal.yamlio) + yaml.__version__
+
+
+def _entity_docs(model: Model, entity: Entity, audiences: set[str], cache: EntryCache) -> None:
     ref = entity.annotations.get(TECHDOCS_REF)
     if not ref:
         return
@@ -107,22 +151,31 @@ def _entity_docs(model: Model, entity: Entity, audiences: set[str]) -> None:
         catalog=model.catalog,
         report=model.report,
         strict_links=False,
+        cache=cache,
     )
 
 
-def _api_references(model: Model) -> None:
+def _api_references(model: Model, cache: EntryCache) -> None:
     from portal.apis import locate, render_api
 
     root = model.settings.root
     for entity in model.catalog.of_kind("api"):
         definition = entity.spec.get("definition")
-        reference = render_api(
-            name=entity.name,
-            api_type=str(entity.spec.get("type", "")),
-            definition=definition,
-            title=entity.metadata.get("title"),
-            description=entity.description or None,
-        )
+        api_type = str(entity.spec.get("type", ""))
+        title = entity.metadata.get("title")
+        description = entity.description or None
+        # Everything render_api reads; repr keeps types and order, which the page shows.
+        key = content_key(entity.name, api_type, repr(definition), repr(title), repr(description))
+        reference: ApiReference | None = cache.get(key)
+        if reference is None:
+            reference = render_api(
+                name=entity.name,
+                api_type=api_type,
+                definition=definition,
+                title=title,
+                description=description,
+            )
+            cache.put(key, reference)
         model.apis[entity.ref] = reference
         source = entity.placeholders.get(("spec", "definition"))
         for problem in reference.problems:

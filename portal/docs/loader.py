@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import posixpath
 from collections.abc import Collection
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
+from portal.cache import EntryCache
 from portal.catalog import Catalog, RefError, parse_ref
 from portal.catalog import rules as catalog_rules
-from portal.docs.markdown import Link, find_headings, find_links
+from portal.docs.markdown import Heading, Link, find_headings, find_links, resolve_target
 from portal.docs.model import DocPage, DocSet
 from portal.problems import Problem, Report, Severity, display_path
 from portal.yamlio import Limits, Locator, YamlError, load_documents, read_text
 
-__all__ = ["load_docs", "split_front_matter"]
+__all__ = ["link_problem", "load_docs", "resolve_link", "split_front_matter"]
 
 _CATEGORY_FILES = ("_category_.json", "_category_.yml", "_category_.yaml")
 
@@ -61,28 +63,29 @@ def load_docs(
     report: Report,
     limits: Limits | None = None,
     strict_links: bool = True,
+    cache: EntryCache | None = None,
 ) -> DocSet:
     """Read every page under ``docs_dir``; problems go to ``report``.
 
     With ``strict_links`` a broken internal link is an error, else a warning
     (for docs imported with an entity, whose images may live elsewhere).
+    ``cache`` keeps each page's parse (front matter, headings, links) by its
+    path and text; the checks, links included, run on every load.
     """
     limits = limits or Limits()
     docs = DocSet(docs_dir)
     if not docs_dir.is_dir():
         return docs
-    for path in sorted(docs_dir.rglob("*")):
-        if not path.is_file() or any(
-            part.startswith(".") for part in path.relative_to(docs_dir).parts
-        ):
-            continue
-        relative = path.relative_to(docs_dir).as_posix()
-        display = display_path(path, root)
-        if path.name in _CATEGORY_FILES:
+    base = display_path(docs_dir, root)
+    for relative, path, plain in _walk(docs_dir):
+        # A symlink may lead anywhere: only a plain file is named from its folder.
+        display = posixpath.join(base, relative) if plain else display_path(path, root)
+        name = posixpath.basename(relative)
+        if name in _CATEGORY_FILES:
             _read_category(path, relative, display, docs, report, limits)
-        elif path.suffix.lower() in (".md", ".markdown"):
+        elif posixpath.splitext(name)[1].lower() in (".md", ".markdown"):
             page = _read_page(
-                path, relative, display, audiences, catalog, report, limits, strict_links
+                path, relative, display, audiences, catalog, report, limits, strict_links, cache
             )
             if page is not None:
                 docs.pages[relative] = page
@@ -90,6 +93,25 @@ def load_docs(
             docs.assets.append(relative)
     _check_links(docs, report, strict_links)
     return docs
+
+
+def _walk(docs_dir: Path) -> list[tuple[str, Path, bool]]:
+    """(relative path, path, plain file) of every file outside hidden folders, in path order."""
+    found: list[tuple[tuple[str, ...], Path, bool]] = []
+
+    def visit(folder: str, parts: tuple[str, ...]) -> None:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    visit(entry.path, (*parts, entry.name))
+                elif entry.is_file():
+                    found.append(((*parts, entry.name), Path(entry.path), not entry.is_symlink()))
+
+    visit(str(docs_dir), ())
+    found.sort(key=lambda item: item[0])
+    return [("/".join(parts), path, plain) for parts, path, plain in found]
 
 
 def _read_category(
@@ -113,6 +135,19 @@ def _read_category(
     )
 
 
+# A page's parse: front matter (text, values), where the body starts (offset, line),
+# headings, links and where each link points. Computed from the page's path and text only.
+_Parsed = tuple[
+    str | None,
+    dict[str, Any],
+    int,
+    int,
+    list[tuple[int, str, str, int]],
+    list[tuple[str, str, int, int, int, bool, bool]],
+    list[tuple[str, str] | None],
+]
+
+
 def _read_page(
     path: Path,
     relative: str,
@@ -122,6 +157,7 @@ def _read_page(
     report: Report,
     limits: Limits,
     strict_links: bool,
+    cache: EntryCache | None,
 ) -> DocPage | None:
     check = _Checker(display, report, strict_links)
     try:
@@ -129,30 +165,19 @@ def _read_page(
     except YamlError as exc:
         report.add(Problem(display, exc.message, "error", exc.line, exc.column))
         return None
-    front, body, body_line = split_front_matter(text)
-    meta: dict[str, Any] = {}
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    key = f"{relative}\0{digest}\0{limits!r}"
+    parsed: _Parsed | None = cache.get(key) if cache is not None else None
+    if parsed is None:
+        parsed = _parse(text, relative, display, report, limits)
+        if parsed is None:
+            return None
+        if cache is not None:
+            cache.put(key, parsed)
+    front, meta, body_start, body_line, heading_rows, link_rows, targets = parsed
     if front is not None:
-        try:
-            documents = load_documents(front, limits)
-        except YamlError as exc:
-            line = exc.line + 1 if exc.line else None
-            report.add(Problem(display, f"front matter: {exc.message}", "error", line, exc.column))
-            return None
-        value = documents[0] if documents else None
-        if value is not None and not isinstance(value, dict):
-            report.add(
-                Problem(display, "front matter must be a mapping of keys to values", "error", 2, 1)
-            )
-            return None
-        meta = value or {}
         check.locator = Locator(front)
-    elif text.startswith("---"):
-        report.add(
-            Problem(display, "front matter is not closed: add a line '---' after it", "error", 1, 1)
-        )
-        return None
-
-    headings = find_headings(body)
+    headings = [Heading(*row) for row in heading_rows]
     first_h1 = next((h.text for h in headings if h.level == 1), None)
     title = meta.get("title")
     if title is not None and not isinstance(title, str):
@@ -169,15 +194,57 @@ def _read_page(
         source=path,
         display=display,
         title=title,
-        body=body,
+        body=text[body_start:],
         body_line=body_line,
         text=text,
         meta=meta,
         headings=headings,
-        links=find_links(body),
+        links=[Link(*row) for row in link_rows],
+        targets=list(targets),
+        digest=digest,
     )
     _read_meta(page, meta, check, audiences, catalog)
     return page
+
+
+def _parse(
+    text: str, relative: str, display: str, report: Report, limits: Limits
+) -> _Parsed | None:
+    """The page's parse, or None with the problem reported when its front matter is broken."""
+    front, body, body_line = split_front_matter(text)
+    meta: dict[str, Any] = {}
+    if front is not None:
+        try:
+            documents = load_documents(front, limits)
+        except YamlError as exc:
+            line = exc.line + 1 if exc.line else None
+            report.add(Problem(display, f"front matter: {exc.message}", "error", line, exc.column))
+            return None
+        value = documents[0] if documents else None
+        if value is not None and not isinstance(value, dict):
+            report.add(
+                Problem(display, "front matter must be a mapping of keys to values", "error", 2, 1)
+            )
+            return None
+        meta = value or {}
+    elif text.startswith("---"):
+        report.add(
+            Problem(display, "front matter is not closed: add a line '---' after it", "error", 1, 1)
+        )
+        return None
+    links = find_links(body)
+    return (
+        front,
+        meta,
+        len(text) - len(body),  # the body is the end of the text
+        body_line,
+        [(h.level, h.text, h.anchor, h.line) for h in find_headings(body)],
+        [
+            (link.target, link.text, link.line, link.start, link.end, link.image, link.definition)
+            for link in links
+        ],
+        [resolve_target(relative, link.target) for link in links],
+    )
 
 
 def _read_meta(
@@ -272,9 +339,10 @@ def _read_meta(
 def _check_links(docs: DocSet, report: Report, strict: bool) -> None:
     files = set(docs.pages) | set(docs.assets)
     severity: Severity = "error" if strict else "warning"
+    anchors: dict[str, set[str]] = {}
     for page in docs.pages.values():
-        for link in page.links:
-            problem = link_problem(page, link, docs, files)
+        for link, target in zip(page.links, page.targets, strict=True):
+            problem = _target_problem(target, docs, files, anchors)
             if problem:
                 report.add(
                     Problem(
@@ -289,18 +357,16 @@ def _check_links(docs: DocSet, report: Report, strict: bool) -> None:
 
 def resolve_link(page: DocPage, target: str) -> tuple[str, str] | None:
     """(docs-relative path, anchor) of an internal link, or None for outside links."""
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or target.startswith("/"):
-        return None
-    path = unquote(parts.path)
-    if not path:
-        return page.path, parts.fragment
-    joined = posixpath.normpath(posixpath.join(posixpath.dirname(page.path), path))
-    return joined, parts.fragment
+    return resolve_target(page.path, target)
 
 
 def link_problem(page: DocPage, link: Link, docs: DocSet, files: set[str]) -> str | None:
-    resolved = resolve_link(page, link.target)
+    return _target_problem(resolve_link(page, link.target), docs, files, {})
+
+
+def _target_problem(
+    resolved: tuple[str, str] | None, docs: DocSet, files: set[str], anchors: dict[str, set[str]]
+) -> str | None:
     if resolved is None:
         return None
     path, anchor = resolved
@@ -311,7 +377,11 @@ def link_problem(page: DocPage, link: Link, docs: DocSet, files: set[str]) -> st
             return None
         return f"points at nothing (no {posixpath.join(posixpath.basename(str(docs.root)), path)})"
     target = docs.pages.get(path)
-    if anchor and target is not None and anchor not in target.anchors:
-        known = ", ".join(sorted(target.anchors)) or "none"
-        return f"{path} has no heading with the id {anchor!r} (its ids: {known})"
+    if anchor and target is not None:
+        known = anchors.get(path)
+        if known is None:
+            known = anchors[path] = target.anchors
+        if anchor not in known:
+            listed = ", ".join(sorted(known)) or "none"
+            return f"{path} has no heading with the id {anchor!r} (its ids: {listed})"
     return None

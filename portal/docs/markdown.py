@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
-__all__ = ["Heading", "Link", "find_headings", "find_links", "slugify", "unique_anchor"]
+__all__ = [
+    "Heading",
+    "Link",
+    "find_headings",
+    "find_links",
+    "resolve_target",
+    "slugify",
+    "unique_anchor",
+]
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
@@ -121,3 +131,15 @@ def _inline_links(line: str, masked: str, number: int, start: int, end: int) -> 
         # An image inside a link's text: [![logo](img.svg)](https://...)
         found.extend(_inline_links(line, masked, number, match.start(2), match.end(2)))
     return found
+
+
+def resolve_target(from_path: str, target: str) -> tuple[str, str] | None:
+    """(docs-relative path, anchor) of a link on page ``from_path``; None for outside links."""
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("/"):
+        return None
+    path = unquote(parts.path)
+    if not path:
+        return from_path, parts.fragment
+    joined = posixpath.normpath(posixpath.join(posixpath.dirname(from_path), path))
+    return joined, parts.fragment

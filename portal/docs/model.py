@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from portal.catalog.refs import EntityRef
-from portal.docs.markdown import Heading, Link
+from portal.docs.markdown import Heading, Link, resolve_target
 
 __all__ = ["DocPage", "DocSet"]
 
@@ -35,6 +35,13 @@ class DocPage:
     boost: float = 1.0
     headings: list[Heading] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
+    # Where each of ``links`` points in the docs folder: (path, anchor), None when outside.
+    targets: list[tuple[str, str] | None] = field(default_factory=list)
+    digest: str = ""  # SHA-256 of ``text`` as UTF-8, when loaded from a file
+
+    def __post_init__(self) -> None:
+        if len(self.targets) != len(self.links):
+            self.targets = [resolve_target(self.path, link.target) for link in self.links]
 
     @property
     def anchors(self) -> set[str]:

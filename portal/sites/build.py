@@ -4,12 +4,17 @@ Each audience's site is built into a new folder; only when every requested
 audience has built does ``<out>/<audience>`` switch to it (a symlink replaced
 in one step), so a failed build leaves the previous sites as they were. A
 rebuild whose navigation and page set are unchanged starts from hard links to
-the previous build and renders only the pages whose source changed.
+the previous build (in the folder of the build before, if it is still there,
+which then needs only the files that changed) and renders only the pages whose
+source changed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib
+import io
 import json
 import logging
 import os
@@ -21,13 +26,18 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from portal.exceptions import PortalError, ValidationFailed
 from portal.model import Model, load_model
+from portal.model import cache_dir as model_cache_dir
 from portal.problems import Problem
 from portal.settings import Settings
 from portal.sites.assets import local_scripts
 from portal.sites.stage import StagedSite, plan_audiences, stage
+
+if TYPE_CHECKING:
+    from mkdocs.config.defaults import MkDocsConfig
 
 __all__ = ["BuildResult", "SiteResult", "build_sites"]
 
@@ -78,75 +88,88 @@ def build_sites(
         known = ", ".join(model.site.audiences)
         raise PortalError(f"unknown audience {', '.join(map(repr, unknown))} (declared: {known})")
     out = (out or settings.site_path).resolve()
-    cache_dir = settings.root / ".cache" / "portal"
+    cache_dir = model_cache_dir(settings)
     plans = plan_audiences(model, settings.public_url)
     chosen = [plans[name] for name in (audiences or list(plans))]
     # The biggest site starts first; the others walk their pages the other way round.
     chosen.sort(key=lambda p: -(len(p.pages) + len(p.entities)))
     scripts = local_scripts(cache_dir)
-    build_id = time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    jobs: list[tuple[StagedSite, Path, bool]] = []
+    now = time.time()
+    # Builds sort by name in the order they were made (see _spare and _prune).
+    build_id = time.strftime("%Y%m%d%H%M%S", time.localtime(now))
+    build_id += f"{int(now * 1e6) % 1_000_000:06d}-{uuid.uuid4().hex[:6]}"
+    jobs: list[tuple[StagedSite, Path, bool, Future[_Outcome]]] = []
     unchanged: list[SiteResult] = []
-    for index, plan in enumerate(chosen):
-        report_progress(plan.name, "staging")
-        target = out / ".builds" / f"{plan.name}-{build_id}"
-        staged = stage(
-            plan,
-            cache_dir / "stage" / plan.name,
-            site_dir=target,
-            cache_dir=cache_dir,
-            root_config=settings.root / "mkdocs.yml",
-            reverse=index > 0,
-            scripts=scripts,
-        )
-        previous = _current(out, plan.name)
-        built = _built_state(cache_dir, plan.name, out)
-        incremental = previous is not None and built.get("structure") == staged.structure
-        if incremental and built.get("content") == staged.content:
-            # Nothing this site shows has changed: the previous build stays as it is.
-            unchanged.append(SiteResult(plan.name, staged.pages, 0.0, True, out / plan.name, True))
-            report_progress(plan.name, "unchanged")
-            continue
-        if incremental:
-            assert previous is not None
-            _clone(previous, target)
-        jobs.append((staged, target, incremental))
-
     result = BuildResult(sites=unchanged)
     failures: list[str] = []
-    max_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
-    with ProcessPoolExecutor(max_workers=max_workers) as pool:
-        futures: list[tuple[StagedSite, Path, bool, Future[_Outcome]]] = []
-        for staged, target, incremental in jobs:
-            report_progress(staged.name, "building")
-            futures.append(
-                (
-                    staged,
-                    target,
-                    incremental,
-                    pool.submit(_run_mkdocs, str(staged.config_file), incremental),
+    max_workers = max(1, min(workers or os.cpu_count() or 1, len(chosen)))
+    try:
+        with contextlib.ExitStack() as stack:
+            # The workers start now and import MkDocs while the sites are staged.
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=max_workers))
+            for _ in range(max_workers):
+                pool.submit(_warm_up)
+            for index, plan in enumerate(chosen):
+                report_progress(plan.name, "staging")
+                target = out / ".builds" / f"{plan.name}-{build_id}"
+                staged = stage(
+                    plan,
+                    cache_dir / "stage" / plan.name,
+                    site_dir=target,
+                    cache_dir=cache_dir,
+                    root_config=settings.root / "mkdocs.yml",
+                    reverse=index > 0,
+                    scripts=scripts,
                 )
-            )
-        for staged, _target, incremental, future in futures:
-            outcome = future.result()
-            if outcome.error:
-                failures.append(f"{staged.name}: {outcome.error}")
-                report_progress(staged.name, "failed")
-                continue
-            result.sites.append(
-                SiteResult(
-                    staged.name, staged.pages, outcome.seconds, incremental, out / staged.name
+                previous = _current(out, plan.name)
+                built = _built_state(cache_dir, plan.name, out)
+                incremental = previous is not None and built.get("structure") == staged.structure
+                if incremental and built.get("content") == staged.content:
+                    # Nothing this site shows has changed: the previous build stays as it is.
+                    unchanged.append(
+                        SiteResult(plan.name, staged.pages, 0.0, True, out / plan.name, True)
+                    )
+                    report_progress(plan.name, "unchanged")
+                    continue
+                report_progress(plan.name, "building")
+                clone = str(previous) if incremental and previous is not None else None
+                spare = _spare(out, plan.name, previous) if clone else None
+                if spare is not None:
+                    # An older build becomes this one: bringing it up to date with the
+                    # current one links what changed, where a copy links every file.
+                    os.replace(spare, target)
+                future = pool.submit(_build_site, str(staged.config_file), str(target), clone)
+                jobs.append((staged, target, incremental, future))
+
+            for staged, _target, incremental, future in jobs:
+                outcome = future.result()
+                if outcome.error:
+                    failures.append(f"{staged.name}: {outcome.error}")
+                    report_progress(staged.name, "failed")
+                    continue
+                result.sites.append(
+                    SiteResult(
+                        staged.name, staged.pages, outcome.seconds, incremental, out / staged.name
+                    )
                 )
-            )
-            report_progress(staged.name, "done")
+                report_progress(staged.name, "done")
+    except BaseException:
+        for _staged, target, _incremental, _future in jobs:
+            shutil.rmtree(target, ignore_errors=True)
+        raise
+    finally:
+        # The plans link to each other. Unlinked, they and the model go as soon as the
+        # caller drops them, not at the next full collection (at exit, most of a second).
+        for plan in plans.values():
+            plan.others = {}
 
     if failures:
-        for _staged, target, _incremental in jobs:
+        for _staged, target, _incremental, _future in jobs:
             shutil.rmtree(target, ignore_errors=True)
         raise PortalError(
             "the site build failed; the previous sites are unchanged:\n" + "\n".join(failures)
         )
-    for staged, target, _incremental in jobs:
+    for staged, target, _incremental, _future in jobs:
         _switch(out, staged.name, target)
         _built_state_file(cache_dir, staged.name, out).write_text(
             json.dumps({"structure": staged.structure, "content": staged.content})
@@ -163,10 +186,55 @@ class _Outcome:
     error: str | None = None
 
 
+_BUILD_MODULES = (
+    "mkdocs.commands.build",
+    "mkdocs.config.defaults",
+    "material.plugins.search.plugin",
+    "portal.sites.plugin",
+)
+
+
+def _warm_up() -> None:
+    """Import what a site build needs (runs in a worker process)."""
+    for module in _BUILD_MODULES:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+
+
+def _build_site(config_file: str, site_dir: str, previous: str | None) -> _Outcome:
+    """Build one site (in a worker process): dirty, from a copy of ``previous``, when given."""
+    started = time.perf_counter()
+    if previous is not None:
+        _clone(Path(previous), Path(site_dir))
+    outcome = _run_mkdocs(config_file, previous is not None)
+    return _Outcome(time.perf_counter() - started, outcome.error)
+
+
+class _NamedBytes(io.BytesIO):
+    def __init__(self, data: bytes, name: str) -> None:
+        super().__init__(data)
+        self.name = name  # MkDocs finds the INHERIT file next to it
+
+
+def _load_config(config_file: str) -> MkDocsConfig:
+    """The staged config, with its navigation handed to MkDocs as a value.
+
+    MkDocs reads its config with a YAML loader written in Python, which takes
+    most of a second over the navigation of thousands of pages; the staged file
+    is JSON, which ``json`` reads at once. The file stays a complete config.
+    """
+    from mkdocs.config import load_config
+
+    with open(config_file, encoding="utf-8") as fh:
+        raw = json.load(fh)
+    nav = raw.pop("nav", None)
+    stream = _NamedBytes(json.dumps(raw).encode(), config_file)
+    return load_config(stream, config_file_path=config_file, nav=nav)
+
+
 def _run_mkdocs(config_file: str, dirty: bool) -> _Outcome:
     """Build one site with MkDocs (runs in a worker process)."""
     from mkdocs.commands.build import build
-    from mkdocs.config import load_config
     from mkdocs.exceptions import MkDocsException
 
     started = time.perf_counter()
@@ -187,7 +255,7 @@ def _run_mkdocs(config_file: str, dirty: bool) -> _Outcome:
     logger.addHandler(handler)
     logger.propagate = False
     try:
-        config = load_config(config_file)
+        config = _load_config(config_file)
         config.plugins.on_startup(command="build", dirty=dirty)
         try:
             build(config, dirty=dirty)
@@ -224,17 +292,50 @@ def _current(out: Path, name: str) -> Path | None:
 
 
 def _clone(source: Path, target: Path) -> None:
-    """Copy a built site as hard links (the plugin replaces, never rewrites, a file)."""
-    for dirpath, _dirs, files in os.walk(source):
-        relative = Path(dirpath).relative_to(source)
-        (target / relative).mkdir(parents=True, exist_ok=True)
-        for name in files:
-            src = Path(dirpath, name)
-            dst = target / relative / name
-            try:
-                os.link(src, dst)
-            except OSError:
-                shutil.copy2(src, dst)
+    """Make ``target`` a copy of the built site ``source`` made of hard links.
+
+    The plugin replaces, never rewrites, a file it builds. When ``target`` is an
+    older build, what it holds of ``source`` (the same file, by inode) stays:
+    only the files that changed since are linked again, and no folder is made.
+    """
+    with os.scandir(source) as entries:
+        wanted = {entry.name: entry for entry in entries}
+    try:
+        with os.scandir(target) as entries:
+            present = {entry.name: entry for entry in entries}
+    except FileNotFoundError:
+        target.mkdir(parents=True)
+        present = {}
+    for name, entry in list(present.items()):
+        want = wanted.get(name)
+        if want is None or want.is_dir(follow_symlinks=False) != entry.is_dir(
+            follow_symlinks=False
+        ):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+            del present[name]
+    for name, want in wanted.items():
+        if want.is_dir(follow_symlinks=False):
+            _clone(Path(want.path), target / name)
+            continue
+        have = present.get(name)
+        if have is not None:
+            if have.inode() == want.inode():
+                continue
+            os.unlink(have.path)
+        try:
+            os.link(want.path, target / name)
+        except OSError:
+            shutil.copy2(want.path, target / name)
+
+
+def _spare(out: Path, name: str, current: Path | None) -> Path | None:
+    """The newest earlier build of ``name`` that is not the one served, if any."""
+    builds = sorted((out / ".builds").glob(f"{name}-[0-9]*"), key=lambda p: p.name)
+    older = [build for build in builds if build != current and build.is_dir()]
+    return older[-1] if older else None
 
 
 def _switch(out: Path, name: str, target: Path) -> None:

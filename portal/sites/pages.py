@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from portal.sites.stage import AudiencePlan
 
 __all__ = [
+    "API_REFERENCE",
+    "CATALOG",
     "KIND_TITLES",
     "api_index",
     "api_page",
@@ -22,6 +24,9 @@ __all__ = [
     "home_page",
     "kind_page",
 ]
+
+CATALOG = "Catalog"  # the title of the catalog index page and of its section
+API_REFERENCE = "API reference"  # the same for the API index
 
 KIND_TITLES = {
     "domain": "Domains",
@@ -107,7 +112,7 @@ def home_page(plan: AudiencePlan) -> str:
 
 
 def catalog_index(plan: AudiencePlan) -> str:
-    out = [front_matter("Catalog", "Every entity in this audience, by kind."), "# Catalog\n"]
+    out = [front_matter(CATALOG, "Every entity in this audience, by kind."), f"# {CATALOG}\n"]
     out.append("| Kind | Entities |\n|---|---|")
     out.extend(
         f"| [{kind_title(kind)}](kinds/{kind}.md) | {count} |" for kind, count in plan.kind_counts()
@@ -248,7 +253,7 @@ def _relations_table(plan: AudiencePlan, entity: Entity, path: str) -> list[str]
 
 
 def api_index(plan: AudiencePlan) -> str:
-    out = [front_matter("API reference", "Every API in this audience."), "# API reference\n"]
+    out = [front_matter(API_REFERENCE, "Every API in this audience."), f"# {API_REFERENCE}\n"]
     out.append("| API | Format | Operations | Lifecycle |\n|---|---|---|---|")
     for ref, reference in sorted(plan.apis.items()):
         entity = plan.entities[ref]

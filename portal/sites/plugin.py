@@ -5,22 +5,26 @@ renders many of the same pages. The plugin keys each page's HTML on its final
 Markdown, its location and the Markdown settings, so a page is rendered once
 across audiences and across builds. It also writes the search index from the
 cached sections instead of parsing every page's HTML again, which keeps the
-index whole in incremental (dirty) builds.
+index whole in incremental (dirty) builds, and gives the theme's templates a
+bytecode cache, which Jinja checks against each template's source.
 
 Everything here uses MkDocs' documented plugin events only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterable
 from html import unescape
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from mkdocs.config import base
 from mkdocs.config import config_options as c
 from mkdocs.config.defaults import MkDocsConfig
@@ -56,7 +60,9 @@ class PortalPlugin(BasePlugin[_Options]):  # type: ignore[no-untyped-call]
         self._settings_hash = ""
         self._hits: dict[str, dict[str, Any]] = {}
         self._keys: dict[str, str] = {}
-        self._search: dict[str, list[dict[str, Any]]] = {}
+        # Each page's search entries, as the JSON text of a list, by page URL.
+        self._search: dict[str, str] = {}
+        self._search_changed = False
         self._stashed: dict[str, str] = {}
         self._active = False
         self._present: set[str] = set()
@@ -69,14 +75,33 @@ class PortalPlugin(BasePlugin[_Options]):  # type: ignore[no-untyped-call]
         self._hits.clear()
         self._keys.clear()
         self._search = {}
+        self._search_changed = True
         if self._active:
             settings = repr((config.markdown_extensions, sorted(config.mdx_configs.items())))
             self._settings_hash = hashlib.sha256(settings.encode()).hexdigest()
             state = self.config.state_file
             if self.dirty and state and os.path.exists(state):
                 with open(state, encoding="utf-8") as fh:
-                    self._search = json.load(fh)
+                    stored = json.load(fh)
+                self._search = {
+                    url: entries
+                    if isinstance(entries, str)  # else written by an older portal
+                    else json.dumps(entries, separators=(",", ":"))
+                    for url, entries in stored.items()
+                }
+                self._search_changed = any(not isinstance(e, str) for e in stored.values())
         return config
+
+    def on_env(
+        self, env: jinja2.Environment, *, config: MkDocsConfig, files: Files
+    ) -> jinja2.Environment:
+        if self._active:
+            folder = Path(str(self.config.cache_dir)) / "jinja"
+            folder.mkdir(parents=True, exist_ok=True)
+            env.bytecode_cache = jinja2.FileSystemBytecodeCache(str(folder))
+            if self.dirty:
+                _unshare_rewritten(config, files)
+        return env
 
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files:
         self._present = {f.url for f in files.documentation_pages()}
@@ -116,7 +141,8 @@ class PortalPlugin(BasePlugin[_Options]):  # type: ignore[no-untyped-call]
                 "anchors": sorted(page.present_anchor_ids or ()),
             }
             self._write(self._keys.pop(page.file.src_uri), entry)
-        self._search[page.file.url] = _entries(page, html)
+        self._search[page.file.url] = json.dumps(_entries(page, html), separators=(",", ":"))
+        self._search_changed = True
         return html
 
     # Material's search plugin parses each page's HTML again; hand it an empty
@@ -152,23 +178,22 @@ class PortalPlugin(BasePlugin[_Options]):  # type: ignore[no-untyped-call]
         if not self._active:
             return
         present = self._present
-        docs = [
-            entry for url in sorted(self._search) if url in present for entry in self._search[url]
-        ]
+        # The index as json.dumps would write it, joined from each page's entries.
+        docs = ",".join(
+            entries[1:-1]
+            for url, entries in sorted(self._search.items())
+            if url in present and entries != "[]"
+        )
         index_path = Path(config.site_dir) / "search" / "search_index.json"
-        data: dict[str, Any] = {
-            "config": {"lang": ["en"], "separator": r"[\s\-]+", "pipeline": ["stemmer"]}
-        }
+        settings: Any = {"lang": ["en"], "separator": r"[\s\-]+", "pipeline": ["stemmer"]}
         if index_path.exists():
-            data["config"] = json.loads(index_path.read_text(encoding="utf-8")).get(
-                "config", data["config"]
-            )
+            settings = json.loads(index_path.read_text(encoding="utf-8")).get("config", settings)
             index_path.unlink()
-        data["docs"] = docs
         index_path.parent.mkdir(parents=True, exist_ok=True)
-        index_path.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-        if self.config.state_file:
-            kept = {url: entries for url, entries in self._search.items() if url in present}
+        config_json = json.dumps(settings, separators=(",", ":"))
+        index_path.write_text(f'{{"config":{config_json},"docs":[{docs}]}}', encoding="utf-8")
+        kept = {url: entries for url, entries in self._search.items() if url in present}
+        if self.config.state_file and (self._search_changed or len(kept) != len(self._search)):
             _atomic_write(Path(self.config.state_file), json.dumps(kept))
 
     # -- cache ---------------------------------------------------------------
@@ -186,6 +211,33 @@ class PortalPlugin(BasePlugin[_Options]):  # type: ignore[no-untyped-call]
 
     def _write(self, key: str, entry: dict[str, Any]) -> None:
         _atomic_write(self._path(key), json.dumps(entry))
+
+
+def _unshare_rewritten(config: MkDocsConfig, files: Files) -> None:
+    """Give this build its own copy of each output that may be written over in place.
+
+    A dirty build starts from hard links to the previous build, which is served
+    until this one replaces it, and which must stay as it was if this one fails.
+    MkDocs writes by opening the existing file, so it would change both: static
+    files it copies again, the theme's templates (404 page, sitemap) and what
+    plugins write at the end (the search index). Pages go in ``on_post_page``.
+    """
+    for file in files:
+        if not file.is_documentation_page() and file.is_modified():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(file.abs_dest_path)
+    site = Path(config.site_dir)
+    known = {file.abs_dest_path for file in files}
+    outputs = [site / name for name in config.extra_templates]
+    for folder in (site, site / "search"):
+        with contextlib.suppress(FileNotFoundError), os.scandir(folder) as entries:
+            outputs += [Path(e.path) for e in entries if e.is_file(follow_symlinks=False)]
+    for path in outputs:
+        with contextlib.suppress(FileNotFoundError):
+            if str(path) not in known and path.stat().st_nlink > 1:
+                copy = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+                shutil.copy2(path, copy)
+                os.replace(copy, path)
 
 
 def _atomic_write(path: Path, text: str) -> None:

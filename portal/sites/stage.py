@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from portal.catalog import Entity, EntityRef
-from portal.docs import DocPage, DocSet, resolve_link
+from portal.docs import DocPage, DocSet
 from portal.sites import pages, urls
 from portal.sites.assets import LocalScripts
 from portal.sites.config import Audience, TaggedValue
@@ -167,9 +167,12 @@ def stage(
     writer = _Writer(docs_dir)
     model = plan.model
     writer.text("index.md", pages.home_page(plan))
+    assets = set(model.docs.assets)
     for page in plan.pages.values():
-        text = _rewritten(plan, page, model.docs, prefix="")
-        writer.text(page.path, text if scripts.has_mermaid else _MERMAID_FENCE.sub(r"\1text", text))
+        text = _rewritten(plan, page, model.docs, assets)
+        if not scripts.has_mermaid and "mermaid" in text:
+            text = _MERMAID_FENCE.sub(r"\1text", text)
+        writer.text(page.path, text, page.digest if text is page.text else None)
     for path, source in scripts.files.items():
         writer.copy(path, source)
     for asset in _assets(plan.pages.values(), model.docs):
@@ -185,8 +188,10 @@ def stage(
                 writer.text(plan.python_page(entity), _python_page(entity, package))
     for ref, docs in plan.entity_docs.items():
         prefix = urls.entity_docs_dir(ref) + "/"
+        docs_assets = set(docs.assets)
         for page in docs.pages.values():
-            writer.text(prefix + page.path, _rewritten(plan, page, docs, prefix=prefix))
+            text = _rewritten(plan, page, docs, docs_assets)
+            writer.text(prefix + page.path, text, page.digest if text is page.text else None)
         for asset in _assets(docs.pages.values(), docs):
             writer.copy(prefix + asset, docs.root / asset)
     if plan.apis:
@@ -265,10 +270,12 @@ def _nav(plan: AudiencePlan) -> list[Any]:
             nav.append({plan.section_title(name): _tree_nav(items, plan, depth=1)})
         else:
             nav.extend({p.nav_title: p.path} for p in items)
+    # Every entry has its title: a dirty build does not read the pages it does not
+    # render, and the navigation of those it renders would show their title as None.
     if plan.entities:
         nav.append(
             {
-                "Catalog": ["catalog/index.md"]
+                pages.CATALOG: [{pages.CATALOG: "catalog/index.md"}]
                 + [
                     {pages.kind_title(kind): f"catalog/kinds/{kind}.md"}
                     for kind, _ in plan.kind_counts()
@@ -276,10 +283,10 @@ def _nav(plan: AudiencePlan) -> list[Any]:
             }
         )
     if plan.apis:
-        apis: list[Any] = ["apis/index.md"]
+        apis: list[Any] = [{pages.API_REFERENCE: "apis/index.md"}]
         if len(plan.apis) <= 100:
             apis += [{plan.entities[ref].title: urls.api_page(ref)} for ref in sorted(plan.apis)]
-        nav.append({"API reference": apis})
+        nav.append({pages.API_REFERENCE: apis})
     return nav
 
 
@@ -295,16 +302,17 @@ def _tree_nav(items: list[DocPage], plan: AudiencePlan, depth: int) -> list[Any]
     return out
 
 
-def _rewritten(plan: AudiencePlan, page: DocPage, docs: DocSet, *, prefix: str) -> str:
-    """The page's source with links outside this site pointed elsewhere or dropped."""
+def _rewritten(plan: AudiencePlan, page: DocPage, docs: DocSet, assets: set[str]) -> str:
+    """The page's source with links outside this site pointed elsewhere or dropped.
+
+    ``assets`` holds ``docs.assets``, which every page of the folder shares.
+    """
     text = page.text
     if not page.links:
         return text
-    staged = set(plan.pages) if docs is plan.model.docs else set(docs.pages)
-    assets = set(docs.assets)
+    staged = plan.pages if docs is plan.model.docs else docs.pages
     changes: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
-    for link in page.links:
-        resolved = resolve_link(page, link.target)
+    for link, resolved in zip(page.links, page.targets, strict=True):
         if resolved is None:
             continue
         path, anchor = resolved
@@ -336,9 +344,10 @@ def _assets(doc_pages: Any, docs: DocSet) -> list[str]:
     """The docs folder's non-page files that the given pages link to."""
     assets = set(docs.assets)
     used: set[str] = set()
+    if not assets:
+        return []
     for page in doc_pages:
-        for link in page.links:
-            resolved = resolve_link(page, link.target)
+        for resolved in page.targets:
             if resolved and resolved[0] in assets:
                 used.add(resolved[0])
     return sorted(used)
@@ -376,7 +385,15 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
 
 
 class _Writer:
-    """Writes staged files, touching only those whose content changed."""
+    """Writes staged files, touching only those whose content changed.
+
+    A manifest lists every staged file with the digest of its content. It is
+    removed when staging starts and written when it ends, so a staging that
+    stops halfway leaves none: the next one then compares every file with what
+    is on disk, and removes whatever it did not write.
+    """
+
+    _VERSION = 2
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -384,48 +401,71 @@ class _Writer:
         self._digest = hashlib.sha256()
         self._hashes: dict[str, str] = {}
         self._manifest = root.parent / "staged.json"
+        self._previous: dict[str, str] = {}
         try:
-            self._previous: dict[str, str] = json.loads(self._manifest.read_text())
+            stored = json.loads(self._manifest.read_text())
+            self._manifest.unlink()
         except (OSError, ValueError):
-            self._previous = {}
+            stored = None
+        self._trusted = (
+            isinstance(stored, dict) and stored.get("version") == self._VERSION and root.is_dir()
+        )
+        if self._trusted:
+            assert isinstance(stored, dict)
+            self._previous = stored["files"]
 
     @property
     def digest(self) -> str:
         return self._digest.hexdigest()[:16]
 
-    def text(self, relative: str, content: str) -> None:
+    def text(self, relative: str, content: str, digest: str | None = None) -> None:
+        """Stage ``content``; ``digest``, when known, is the SHA-256 of it as UTF-8."""
         self.written.add(relative)
-        data = content.encode("utf-8")
-        digest = hashlib.sha256(data).hexdigest()
+        data = None
+        if not digest:
+            data = content.encode("utf-8")
+            digest = hashlib.sha256(data).hexdigest()
         self._digest.update(f"{relative}\0{digest}".encode())
         self._hashes[relative] = digest
-        target = self.root / relative
-        # The manifest of the last staging saves reading every staged file back.
-        if self._previous.get(relative) != digest or not target.exists():
-            _write_if_changed(target, data)
+        if self._trusted and self._previous.get(relative) == digest:
+            return
+        _write_if_changed(self.root / relative, data or content.encode("utf-8"))
 
     def copy(self, relative: str, source: Path) -> None:
         self.written.add(relative)
-        target = self.root / relative
         stat = source.stat()
         self._digest.update(f"{relative}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
-        if (
-            target.exists()
-            and target.stat().st_size == source.stat().st_size
-            and target.stat().st_mtime >= source.stat().st_mtime
-        ):
+        stamp = f"copy {stat.st_size} {stat.st_mtime_ns}"
+        self._hashes[relative] = stamp
+        if self._trusted and self._previous.get(relative) == stamp:
             return
+        target = self.root / relative
+        if target.exists():
+            copied = target.stat()
+            if copied.st_size == stat.st_size and copied.st_mtime >= stat.st_mtime:
+                return
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
 
     def remove_others(self) -> None:
-        _write_if_changed(self._manifest, json.dumps(self._hashes).encode())
-        if not self.root.is_dir():
-            return
-        for dirpath, _dirs, files in os.walk(self.root, topdown=False):
-            for name in files:
-                relative = posixpath.relpath(Path(dirpath, name).as_posix(), self.root.as_posix())
-                if relative not in self.written:
-                    os.unlink(Path(dirpath, name))
-            if not os.listdir(dirpath) and Path(dirpath) != self.root:
-                os.rmdir(dirpath)
+        """Remove the files this staging did not write, then record the manifest."""
+        if self._trusted:
+            for relative in self._previous.keys() - self._hashes.keys():
+                path = self.root / relative
+                path.unlink(missing_ok=True)
+                folder = path.parent
+                while folder != self.root and not any(folder.iterdir()):
+                    folder.rmdir()
+                    folder = folder.parent
+        elif self.root.is_dir():
+            for dirpath, _dirs, files in os.walk(self.root, topdown=False):
+                for name in files:
+                    relative = posixpath.relpath(
+                        Path(dirpath, name).as_posix(), self.root.as_posix()
+                    )
+                    if relative not in self.written:
+                        os.unlink(Path(dirpath, name))
+                if not os.listdir(dirpath) and Path(dirpath) != self.root:
+                    os.rmdir(dirpath)
+        manifest = {"version": self._VERSION, "files": self._hashes}
+        _write_if_changed(self._manifest, json.dumps(manifest).encode())
