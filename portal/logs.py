@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 import logging
+import pkgutil
 import re
 from typing import Any
 
 from portal.secrets import mask
 
-__all__ = ["MaskSecrets", "log_config", "masked"]
+__all__ = ["MaskingFormatter", "log_config", "masked"]
 
 # Credentials that can appear in a request line or a message: API tokens, bearer
 # values, and the one-time values of a sign-in callback.
@@ -31,28 +32,40 @@ def masked(text: str) -> str:
     return _CREDENTIALS.sub(replace, mask(text))
 
 
-class MaskSecrets(logging.Filter):
-    """Masks the message and its arguments before any handler formats them."""
+class MaskingFormatter(logging.Formatter):
+    """Another formatter's whole output, masked: message, arguments of any type, traceback.
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = masked(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(masked(a) if isinstance(a, str) else a for a in record.args)
-        elif isinstance(record.args, dict):
-            record.args = {
-                k: masked(v) if isinstance(v, str) else v for k, v in record.args.items()
-            }
-        return True
+    Masking the finished line rather than the record's parts leaves nothing out: an
+    exception's text, an object's ``repr`` and uvicorn's access line all end up in it.
+    """
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    @classmethod
+    def wrapping(cls, inner: type[logging.Formatter], **options: Any) -> MaskingFormatter:
+        """For logging's dictConfig: ``{"()": MaskingFormatter.wrapping, "inner": ..., ...}``."""
+        return cls(inner(**options))
+
+    def format(self, record: logging.LogRecord) -> str:
+        return masked(self.inner.format(record))
 
 
 def log_config() -> dict[str, Any]:
-    """uvicorn's logging setup, with the portal's own logger and a mask on every handler."""
+    """uvicorn's logging setup with every formatter masked, the portal's own logger, and
+    other libraries' warnings going through the same masked handler."""
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
-    config["filters"] = {"mask": {"()": MaskSecrets}}
-    for handler in config["handlers"].values():
-        handler["filters"] = ["mask"]
+    for name, options in config["formatters"].items():
+        inner = options.pop("()")  # uvicorn names its formatter classes by their dotted path
+        config["formatters"][name] = {
+            "()": MaskingFormatter.wrapping,
+            "inner": pkgutil.resolve_name(inner) if isinstance(inner, str) else inner,
+            **options,
+        }
     config["loggers"]["portal"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    # Without this, a library's warning goes to logging's last-resort handler, unmasked.
+    config["root"] = {"handlers": ["default"], "level": "WARNING"}
     return config

@@ -67,7 +67,7 @@ def load_model(
     audiences = set(site.audiences) if site else set()
     docs_dir = settings.root / (site.docs_dir if site else "docs")
     parsed = cache_dir(settings) / "parsed" if cache and with_docs else None
-    pages = EntryCache(parsed and parsed / "pages.pickle", _pages_version())
+    pages = EntryCache(parsed and parsed / "pages.pickle", pages_cache_version())
     docs = (
         load_docs(
             docs_dir,
@@ -99,7 +99,7 @@ def cache_dir(settings: Settings) -> Path:
 
 
 @functools.cache
-def _pages_version() -> str:
+def pages_cache_version() -> str:
     import yaml
 
     import portal.docs

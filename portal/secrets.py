@@ -3,7 +3,8 @@
 A setting whose value is ``kv://<vault>/<secret>[/<version>]`` is read from Azure Key Vault,
 ``env://NAME`` from the environment and ``file://path`` from a file (relative to the root).
 Values are fetched once per resolver, never logged, and remembered process-wide only so that
-log output can be masked with :func:`mask`.
+log output can be masked with :func:`mask` (as are secrets given as plain values: see
+:func:`remember_secrets`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 from portal.exceptions import ConfigError
 from portal.settings import Settings
@@ -32,6 +34,7 @@ __all__ = [
     "SecretResolver",
     "is_reference",
     "mask",
+    "remember_secrets",
     "resolve_settings",
     "resolved_values",
 ]
@@ -90,8 +93,32 @@ def mask(text: str, secrets: Iterable[str] | None = None) -> str:
 
 
 def _remember(value: str) -> None:
-    with _resolved_lock:
-        _resolved.add(value)
+    if value:
+        with _resolved_lock:
+            _resolved.add(value)
+
+
+def remember_secrets(settings: Settings) -> None:
+    """Mask the secret-bearing settings in log output, whether references or plain values.
+
+    That is every ``*_secret`` and ``*_password`` setting (the OIDC client secret, the
+    session secret) and the password inside every ``*_url`` setting (the database's).
+    Call it with the settings as resolved, at start-up.
+    """
+    for field, value in settings:
+        if not isinstance(value, str) or not value or is_reference(value):
+            continue
+        if field.endswith(("_secret", "_password")):
+            _remember(value)
+        elif field.endswith("_url"):
+            try:
+                password = urlsplit(value).password
+            except ValueError:  # not a URL: nothing in it looks like a password
+                continue
+            if password:
+                # As written in the URL, and as a driver's error message would show it.
+                _remember(password)
+                _remember(unquote(password))
 
 
 class SecretResolver:
@@ -166,7 +193,9 @@ class SecretResolver:
                 update[field] = resolved
         if problems:
             raise SecretError(problems)
-        return settings.model_copy(update=update)
+        resolved = settings.model_copy(update=update)
+        remember_secrets(resolved)
+        return resolved
 
     def resolve(self, reference: str, *, root: Path = Path(".")) -> str:
         """The value a single reference stands for; relative ``file://`` paths start at root."""

@@ -109,6 +109,13 @@ class Settings(BaseSettings):
     session_max_hours: int = Field(
         default=12, gt=0, description="Absolute session lifetime, however active."
     )
+    auth_memo_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a checked session or token is remembered without reading the "
+        "database again. An ended session or revoked token keeps working in OTHER replicas "
+        "for at most this long; 0 reads the database on every request.",
+    )
     trusted_proxies: list[str] = Field(
         default=[],
         description="Addresses of the reverse proxies in front of the portal, whose "

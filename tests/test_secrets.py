@@ -19,6 +19,7 @@ from portal.secrets import (
     SecretResolver,
     is_reference,
     mask,
+    remember_secrets,
     resolve_settings,
     resolved_values,
 )
@@ -439,3 +440,32 @@ def test_mask_hides_every_resolved_value(tmp_path: Path, resolver: SecretResolve
     # The longer value is masked whole, even where it contains a shorter one.
     assert mask("key=abc-long, short=abc", {"abc", "abc-long", ""}) == "key=****, short=****"
     assert mask("nothing secret", set()) == "nothing secret"
+
+
+def test_secrets_given_as_plain_values_are_masked_too(tmp_path: Path) -> None:
+    # Values of their own: the set of remembered values is shared by the whole process.
+    settings = Settings(
+        root=tmp_path,
+        oidc_client_secret="plain-client-secret-4711",
+        session_secret="plain-session-secret-0123456789abcdef",
+        database_url="postgresql+psycopg://portal:pa%40ss-4711@db.example/portal",
+        public_url="https://portal.example.com",
+    )
+    remember_secrets(settings)
+
+    line = (
+        "secret=plain-client-secret-4711 key=plain-session-secret-0123456789abcdef "
+        "url=postgresql+psycopg://portal:pa%40ss-4711@db.example/portal "
+        'driver: password authentication failed ("pa@ss-4711")'
+    )
+    assert mask(line) == (
+        "secret=**** key=**** url=postgresql+psycopg://portal:****@db.example/portal "
+        'driver: password authentication failed ("****")'
+    )
+    assert "https://portal.example.com" not in resolved_values()  # a URL without a password
+    assert "" not in resolved_values()
+
+
+def test_resolving_remembers_plain_secrets_as_well(tmp_path: Path) -> None:
+    resolve_settings(Settings(root=tmp_path, oidc_client_secret="another-plain-secret-0815"))
+    assert mask("it was another-plain-secret-0815") == "it was ****"

@@ -8,6 +8,7 @@ and :meth:`Provider.finish` takes it back, so any replica can finish what anothe
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import secrets
 import threading
 import time
@@ -16,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
@@ -56,6 +57,9 @@ def check_settings(settings: Settings) -> None:
     if not settings.oidc_issuer:
         return
     problems = []
+    issuer = _issuer_problem(settings.oidc_issuer)
+    if issuer:
+        problems.append(issuer)
     if not settings.oidc_client_id:
         problems.append("PORTAL_OIDC_CLIENT_ID is empty (the portal's client id at the issuer)")
     if not settings.session_secret:
@@ -386,6 +390,36 @@ def _claim_problem(claim: str, claims: Mapping[str, Any], issuer: str, client_id
     if claim == "nonce":
         return "the ID token's nonce is not the one this sign-in sent (a replayed token?)"
     return f"the ID token's {claim or 'claims'} claim is invalid"
+
+
+def _issuer_problem(url: str) -> str | None:
+    """What is wrong with an issuer URL: it must be https, but for a provider on loopback."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        parts, host = None, ""
+    if parts is None or not host or parts.scheme not in ("https", "http"):
+        return (
+            "PORTAL_OIDC_ISSUER is not a URL (expected the issuer's https:// URL, "
+            "e.g. https://login.microsoftonline.com/<tenant>/v2.0)"
+        )
+    if parts.scheme == "http" and not _loopback(host):
+        return (
+            "PORTAL_OIDC_ISSUER must be an https:// URL: over plain http anyone on the way "
+            "could swap the provider's keys and sign in as anyone (http is allowed only to a "
+            "loopback address, e.g. http://127.0.0.1:8080 for a provider on this machine)"
+        )
+    return None
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _str_or_none(value: object) -> str | None:

@@ -1,13 +1,16 @@
 """Browser sessions: a signed cookie names a row in the database, and the row alone decides.
 
 The cookie carries a random id and its HMAC; the database keeps only the id's SHA-256,
-so a copy of the table opens no session. Idle and absolute timeouts are enforced here,
-on the server, whatever the browser does with the cookie.
+and the provider's refresh and ID tokens only encrypted with a key derived from the
+session secret, so a copy of the table opens no session and yields no provider token.
+Idle and absolute timeouts are enforced here, on the server, whatever the browser does
+with the cookie.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import logging
@@ -16,12 +19,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.auth import audit, csrf
+from portal.auth.memo import Memo
 from portal.auth.oidc import LoginFailed, Provider, Tokens
 from portal.auth.users import User, roles_for
 from portal.db import Database
@@ -31,6 +39,7 @@ from portal.settings import Settings
 __all__ = [
     "COOKIE",
     "ClearStaleCookie",
+    "Sealer",
     "SessionAuthenticator",
     "Sessions",
     "Signer",
@@ -70,8 +79,49 @@ class Signer:
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+class Sealer:
+    """AES-256-GCM for provider tokens at rest, with a key derived (HKDF) from the secret.
+
+    Each value is bound to its session row and column, so a sealed token moved to
+    another row or column does not open.
+    """
+
+    VERSION = "v1."
+
+    def __init__(self, secret: str, purpose: str) -> None:
+        key = HKDF(
+            algorithm=hashes.SHA256(),
+            length=32,
+            salt=None,
+            info=b"quantum-portal at rest: " + purpose.encode(),
+        ).derive(secret.encode())
+        self._aead = AESGCM(key)
+
+    def seal(self, value: str | None, context: str) -> str | None:
+        if value is None:
+            return None
+        nonce = secrets.token_bytes(12)
+        sealed = nonce + self._aead.encrypt(nonce, value.encode(), context.encode())
+        return self.VERSION + base64.urlsafe_b64encode(sealed).decode()
+
+    def open(self, sealed: str | None, context: str) -> str | None:
+        """The value, or None when there is none or it does not open (another key, or
+        a value written before tokens were sealed)."""
+        if not sealed or not sealed.startswith(self.VERSION):
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(sealed[len(self.VERSION) :])
+            return self._aead.decrypt(raw[:12], raw[12:], context.encode()).decode()
+        except (binascii.Error, ValueError, InvalidTag):
+            return None
+
+
 def profile_of(claims: dict[str, Any], group_claim: str) -> dict[str, Any]:
-    """Who the provider says the user is: name, email and groups from validated ID token claims."""
+    """Who the provider says the user is: name, email and groups from validated ID token claims.
+
+    ``email_verified`` is False only when the provider says so (some say "false", a string);
+    a provider that does not say is taken at its word for the email.
+    """
     raw = claims.get(group_claim, [])
     groups = [raw] if isinstance(raw, str) else [g for g in raw or [] if isinstance(g, str)]
     email = str(claims.get("email") or "")
@@ -80,6 +130,7 @@ def profile_of(claims: dict[str, Any], group_claim: str) -> dict[str, Any]:
         "sub": str(claims["sub"]),
         "name": str(name),
         "email": email,
+        "email_verified": str(claims.get("email_verified", True)).lower() != "false",
         "username": str(claims.get("preferred_username") or ""),
         "groups": groups,
     }
@@ -102,8 +153,13 @@ class Sessions:
         self.db = db
         self.provider = provider
         self.signer = Signer(settings.session_secret, "session")
+        self.sealer = Sealer(settings.session_secret, "web_sessions")
         self.idle = timedelta(minutes=settings.session_idle_minutes)
         self.lifetime = timedelta(hours=settings.session_max_hours)
+        # What a recent request checked: (live, created, last seen, ID token expiry).
+        self.memo: Memo[tuple[Live, datetime, datetime, datetime | None]] = Memo(
+            settings.auth_memo_seconds
+        )
 
     def create(
         self, subject: str, profile: dict[str, Any], tokens: Tokens, *, replacing: str | None
@@ -111,21 +167,22 @@ class Sessions:
         """A new session for a fresh sign-in; the cookie value to set. ``replacing`` (the id
         hash of the browser's previous session) is deleted in the same transaction."""
         session_id = secrets.token_urlsafe(32)
+        id_hash = _hash(session_id)
         now = datetime.now(UTC)
         with self.db.session() as db:
             if replacing is not None and (old := db.get(WebSession, replacing)) is not None:
                 db.delete(old)
             db.add(
                 WebSession(
-                    id_hash=_hash(session_id),
+                    id_hash=id_hash,
                     subject=subject,
                     user=profile,
                     csrf_token=secrets.token_urlsafe(32),
                     created_at=now,
                     last_seen_at=now,
                     id_token_expires_at=tokens.expires_at,
-                    refresh_token=tokens.refresh_token,
-                    id_token=tokens.id_token,
+                    refresh_token=self._seal(tokens.refresh_token, id_hash, "refresh_token"),
+                    id_token=self._seal(tokens.id_token, id_hash, "id_token"),
                 )
             )
         return self.signer.sign(session_id)
@@ -142,6 +199,18 @@ class Sessions:
         if id_hash is None:
             return None
         now = datetime.now(UTC)
+        known = self.memo.get(id_hash)
+        if known is not None:
+            live, created, seen, expires = known
+            # Without the database: still within both timeouts, the ID token still
+            # valid, and no touch of last_seen_at due. Otherwise, read the row.
+            if (
+                now - created < self.lifetime
+                and now - seen < min(self.idle, TOUCH_EVERY)
+                and (expires is None or expires > now)
+            ):
+                return live
+            self.memo.forget(id_hash)
         ended = refresh_token = None
         with self.db.session() as db:
             row = db.get(WebSession, id_hash)
@@ -158,12 +227,25 @@ class Sessions:
                 expires = row.id_token_expires_at
                 if expires is not None and _utc(expires) <= now:
                     # Refreshed below, after this transaction: no lock held over the network.
-                    refresh_token = row.refresh_token
+                    refresh_token = self._open(row.refresh_token, id_hash, "refresh_token")
                     if refresh_token is None:
                         ended = "the sign-in expired and the provider gave no refresh token"
+                        if row.refresh_token is not None:  # sealed with another secret
+                            ended = "the sign-in expired and its refresh token cannot be read"
                         db.delete(row)
                 elif now - _utc(row.last_seen_at) >= TOUCH_EVERY:
                     row.last_seen_at = now
+            if not ended and refresh_token is None:
+                expires = row.id_token_expires_at
+                self.memo.put(
+                    id_hash,
+                    (
+                        live,
+                        _utc(row.created_at),
+                        _utc(row.last_seen_at),
+                        _utc(expires) if expires is not None else None,
+                    ),
+                )
         if ended:
             self._ended(live, ended, connection)
             return None
@@ -171,17 +253,20 @@ class Sessions:
             return self._refresh(live, refresh_token, connection)
         return live
 
-    def end(self, id_hash: str) -> WebSession | None:
-        """Delete a session (sign-out); the row as it was, for the provider's logout hint."""
+    def end(self, id_hash: str) -> str | None:
+        """Delete a session (sign-out); the ID token it held, for the provider's logout hint."""
+        self.memo.forget(id_hash)
         with self.db.session() as db:
             row = db.get(WebSession, id_hash)
-            if row is not None:
-                db.delete(row)
-            return row
+            if row is None:
+                return None
+            db.delete(row)
+            return self._open(row.id_token, id_hash, "id_token")
 
     def _refresh(
         self, live: Live, refresh_token: str, connection: HTTPConnection | None
     ) -> Live | None:
+        self.memo.forget(live.id_hash)
         try:
             if self.provider is None:
                 raise LoginFailed("single sign-on is not configured")
@@ -205,11 +290,18 @@ class Sessions:
             if row is None:  # signed out meanwhile
                 return None
             row.id_token_expires_at = tokens.expires_at
-            row.refresh_token = tokens.refresh_token
-            row.id_token = tokens.id_token or row.id_token
+            row.refresh_token = self._seal(tokens.refresh_token, live.id_hash, "refresh_token")
+            if tokens.id_token is not None:
+                row.id_token = self._seal(tokens.id_token, live.id_hash, "id_token")
             row.user = profile
             row.last_seen_at = datetime.now(UTC)
         return Live(live.id_hash, live.subject, profile, live.csrf_token)
+
+    def _seal(self, token: str | None, id_hash: str, column: str) -> str | None:
+        return self.sealer.seal(token, f"{id_hash}:{column}")
+
+    def _open(self, sealed: str | None, id_hash: str, column: str) -> str | None:
+        return self.sealer.open(sealed, f"{id_hash}:{column}")
 
     def _ended(
         self, live: Live, reason: str, connection: HTTPConnection | None, outcome: str = "ok"
@@ -231,6 +323,11 @@ class SessionAuthenticator:
     def __init__(self, sessions: Sessions, role_groups: dict[str, list[str]]) -> None:
         self.sessions = sessions
         self.role_groups = role_groups
+
+    @staticmethod
+    def wants(connection: HTTPConnection) -> bool:
+        """Whether the request carries a session cookie (and no Authorization of its own)."""
+        return COOKIE in connection.cookies and "authorization" not in connection.headers
 
     def __call__(self, connection: HTTPConnection) -> User | None:
         cookie = connection.cookies.get(COOKIE)

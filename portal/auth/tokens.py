@@ -2,6 +2,9 @@
 
 A token reads ``qp_<id>_<secret>``. The id is public (it names the token in lists
 and the audit log); the secret is 32 random bytes and only its hash is kept.
+
+A personal token never holds more than its creator does now: at each use, its roles and
+groups are narrowed to those of the creator's account as of their latest sign-in.
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Iterable
+import weakref
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NoReturn
@@ -21,10 +25,11 @@ from starlette.requests import HTTPConnection
 from portal.auth import audit
 from portal.auth.access import Denied
 from portal.auth.audit import source_of
+from portal.auth.memo import Memo
 from portal.auth.ratelimit import RateLimiter
-from portal.auth.users import ROLES, SCOPES, User
+from portal.auth.users import ROLES, SCOPES, User, roles_for
 from portal.db import Database
-from portal.db.models import ApiToken, as_utc, utcnow
+from portal.db.models import Account, ApiToken, as_utc, utcnow
 from portal.exceptions import PortalError
 
 __all__ = [
@@ -104,8 +109,9 @@ def issue(
     """Create a token for ``creator`` to hand out; every problem is reported at once.
 
     A personal token acts as its creator: it copies their groups and roles as they
-    are now. A CI token acts as the service identity ``ci:<service>`` with the
-    ``groups`` and ``roles`` given, and no role the creator does not hold.
+    are now, and at each use holds no more than the creator then does (see
+    :func:`user_of`). A CI token acts as the service identity ``ci:<service>`` with
+    the ``groups`` and ``roles`` given, and no role the creator does not hold.
     """
     problems: list[str] = []
     if creator.via == "token" or not creator.authenticated:
@@ -200,6 +206,8 @@ def revoke(
         if row.revoked_at is not None:
             return row
         row.revoked_at = utcnow()
+    for authenticator in list(_AUTHENTICATORS):  # this process forgets it at once
+        authenticator.memo.forget_if(lambda key: key.startswith(f"{token_id}:"))
     audit.record(
         db,
         "token.revoke",
@@ -212,20 +220,47 @@ def revoke(
     return row
 
 
+_AUTHENTICATORS: weakref.WeakSet[TokenAuthenticator] = weakref.WeakSet()
+
+
+def forget_checked() -> None:
+    """Forget every token this process checked lately (someone's groups changed)."""
+    for authenticator in list(_AUTHENTICATORS):
+        authenticator.memo.forget_if(lambda _key: True)
+
+
 def all_tokens(db: Database) -> list[ApiToken]:
     """Every token, revoked and expired ones too, newest first."""
     with db.session() as session:
         return list(session.scalars(select(ApiToken).order_by(ApiToken.created_at.desc())))
 
 
-def user_of(token: ApiToken) -> User:
-    """Who a token acts as: its owner, with the roles, groups and scopes it was given."""
+def user_of(
+    token: ApiToken,
+    creator: Account | None = None,
+    role_groups: Mapping[str, Iterable[str]] | None = None,
+) -> User:
+    """Who a token acts as: its owner, with the roles, groups and scopes it was given.
+
+    For a personal token, ``creator`` is the owner's account as of their latest sign-in
+    (None when they never signed in, e.g. the development identity): then the token
+    keeps only the groups the account still has and the roles those still give
+    (through ``role_groups``), never more than it was given.
+    """
+    groups = tuple(token.groups)
+    roles = frozenset(r for r in token.roles if r in ROLES)
+    if token.kind == "personal" and creator is not None:
+        held = roles_for(creator.groups, role_groups or {})
+        current = {g.lower() for g in creator.groups}
+        groups = tuple(g for g in groups if g.lower() in current)
+        # As in User.has_role, admin holds every role.
+        roles = frozenset(r for r in roles if r in held or "admin" in held)
     return User(
         subject=token.owner,
         name=token.owner,
         email=token.owner if "@" in token.owner else "",
-        groups=tuple(token.groups),
-        roles=frozenset(r for r in token.roles if r in ROLES),
+        groups=groups,
+        roles=roles,
         via="token",
         scopes=frozenset(s for s in token.scopes if s in SCOPES),
     )
@@ -235,14 +270,32 @@ class TokenAuthenticator:
     """``Authorization: Bearer qp_...`` → the token's user; a bad token → Denied(401).
 
     Any Bearer header is taken as a token: a bad one is refused rather than passed on
-    to a session cookie. Failed attempts are counted per client address; past the
-    limit every token from that address is refused (429) until the window passes,
-    so a right guess cannot be told from a wrong one.
+    to a session cookie. Failed attempts are counted per client address (as uvicorn
+    reports it, i.e. after trusted proxies); past the limit every token from that
+    address is refused (429) until the window passes, so a right guess cannot be told
+    from a wrong one. ``role_groups`` (the settings' mapping of roles to groups) gives
+    the creator's current roles, to which a personal token is narrowed at each use.
     """
 
-    def __init__(self, db: Database, failures: RateLimiter | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        failures: RateLimiter | None = None,
+        *,
+        role_groups: Mapping[str, Iterable[str]] | None = None,
+        memo_seconds: float = 5.0,
+    ) -> None:
         self.db = db
         self.failures = failures or RateLimiter(FAILURES_PER_MINUTE, 60.0)
+        self.role_groups = role_groups or {}
+        # Tokens checked lately: (user, expiry, last recorded use). See portal.auth.memo.
+        self.memo: Memo[tuple[User, datetime, datetime]] = Memo(memo_seconds)
+        _AUTHENTICATORS.add(self)
+
+    @staticmethod
+    def wants(connection: HTTPConnection) -> bool:
+        """Whether the request carries a credential for me (cheap: no thread, no database)."""
+        return "authorization" in connection.headers
 
     def __call__(self, connection: HTTPConnection) -> User | None:
         scheme, _, credential = connection.headers.get("authorization", "").partition(" ")
@@ -265,6 +318,14 @@ class TokenAuthenticator:
         if parsed is None:
             self._fail(connection, None, None, "malformed token (expected Bearer qp_<id>_<secret>)")
         token_id, secret = parsed
+        key = f"{token_id}:{hash_secret(secret)}"
+        now = utcnow()
+        known = self.memo.get(key)
+        if known is not None:
+            user, expires, used = known
+            if expires > now and used > now - USE_INTERVAL:
+                return user  # checked a moment ago, and no use to record yet
+            self.memo.forget(key)
         with self.db.session() as session:
             row = session.get(ApiToken, token_id)
         matches = hmac.compare_digest(hash_secret(secret), row.secret_hash if row else _NO_HASH)
@@ -272,14 +333,25 @@ class TokenAuthenticator:
             self._fail(connection, token_id, None, "unknown token")
         if row.revoked_at is not None:
             self._fail(connection, token_id, row, "token revoked")
-        now = utcnow()
         if as_utc(row.expires_at) <= now:
             self._fail(connection, token_id, row, "token expired")
-        user = user_of(row)
+        user = user_of(row, self._creator(row), self.role_groups)
         last = row.last_used_at
         if last is None or as_utc(last) <= now - USE_INTERVAL:
             self._used(row, user, now, connection)
+            last = now
+        self.memo.put(key, (user, as_utc(row.expires_at), as_utc(last)))
         return user
+
+    def _creator(self, token: ApiToken) -> Account | None:
+        """The account of a personal token's owner (by subject, or by email when the owner
+        is one): the one signed in most recently, should several share the email."""
+        if token.kind != "personal":
+            return None
+        column = Account.email if "@" in token.owner else Account.subject
+        latest = select(Account).where(column == token.owner).order_by(Account.last_login.desc())
+        with self.db.session() as session:
+            return session.scalars(latest.limit(1)).first()
 
     def _used(self, row: ApiToken, user: User, now: datetime, connection: HTTPConnection) -> None:
         """Record the use, unless another request (or process) did within the interval."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 import importlib.util
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,7 +23,8 @@ from portal.auth.csrf import CsrfProtect
 from portal.auth.oidc import check_settings
 from portal.auth.sessions import ClearStaleCookie
 from portal.auth.tokens import TokenAuthenticator
-from portal.auth.users import ANONYMOUS
+from portal.auth.users import ANONYMOUS, User
+from portal.secrets import remember_secrets
 from portal.settings import Settings
 from portal.web import admin, api, pages, signin
 from portal.web.identity import development_user, is_loopback
@@ -40,6 +41,7 @@ def create_app(
 ) -> FastAPI:
     """The portal's ASGI app. ``portal`` is started with the app unless it already was."""
     check_settings(settings)
+    remember_secrets(settings)  # masked in every log line, references or not
     runtime = portal or Portal(settings, rebuild=rebuild)
 
     @asynccontextmanager
@@ -63,7 +65,14 @@ def create_app(
     app.state.portal = runtime
     # A Bearer header is explicit, so tokens are tried before any session cookie.
     if not any(isinstance(a, TokenAuthenticator) for a in runtime.authenticators):
-        runtime.authenticators.insert(0, TokenAuthenticator(runtime.db))
+        runtime.authenticators.insert(
+            0,
+            TokenAuthenticator(
+                runtime.db,
+                role_groups=settings.role_groups,
+                memo_seconds=settings.auth_memo_seconds,
+            ),
+        )
     app.include_router(pages.router)
     signin.install(app, runtime)  # /login, /auth/callback, /logout; the session authenticator
     app.include_router(admin.router)
@@ -162,19 +171,23 @@ class Authenticate:
             return
         connection = HTTPConnection(scope)
         user = None
-        for authenticate in self.portal.authenticators:
+        # Only the authenticators this request carries a credential for (an
+        # authenticator may say, with a cheap ``wants``); all of them in one trip to
+        # a worker thread, since they read the database: never on the event loop.
+        chain = [
+            a
+            for a in self.portal.authenticators
+            if (wants := getattr(a, "wants", None)) is None or wants(connection)
+        ]
+        if chain:
             try:
-                # Authenticators read the database (and may refresh a session at the
-                # provider): never on the event loop.
-                user = await run_in_threadpool(authenticate, connection)
+                user = await run_in_threadpool(_first_user, chain, connection)
             except access.Denied as exc:
                 response = JSONResponse({"detail": exc.reason, "problems": []}, exc.status)
                 if exc.status == 401:
                     response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
                 await response(scope, receive, send)
                 return
-            if user is not None:
-                break
         if user is None and not self.portal.settings.oidc_issuer:
             client = scope.get("client")
             host = urlsplit("//" + connection.headers.get("host", "")).hostname
@@ -194,6 +207,16 @@ class Authenticate:
             user = self.development
         scope["user"] = user or ANONYMOUS
         await self.app(scope, receive, send)
+
+
+def _first_user(
+    chain: list[Callable[[HTTPConnection], User | None]], connection: HTTPConnection
+) -> User | None:
+    for authenticate in chain:
+        user = authenticate(connection)
+        if user is not None:
+            return user
+    return None
 
 
 class SecurityHeaders:

@@ -161,14 +161,21 @@ class Portal:
         self.changes = last_changes(self.settings.root, folders)
         if self.site is None:
             return
-        report = Report()
+        from portal.cache import EntryCache
+        from portal.model import cache_dir, pages_cache_version
+
+        # The builds' cache of page parses, read only: a build may be writing it.
+        parsed = EntryCache(
+            cache_dir(self.settings) / "parsed" / "pages.pickle", pages_cache_version()
+        )
         self.docs = load_docs(
             self.settings.root / self.site.docs_dir,
             root=self.settings.root,
             audiences=set(self.site.audiences),
             catalog=self.view.catalog,
-            report=report,
+            report=Report(),
             strict_links=False,
+            cache=parsed,
         )
 
     @property

@@ -22,7 +22,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from portal.auth import access, audit
+from portal.auth import access, audit, tokens
 from portal.auth.oidc import LoginFailed, Pending, Provider
 from portal.auth.ratelimit import RateLimiter, limited
 from portal.auth.sessions import (
@@ -190,9 +190,8 @@ def _router(limiter: RateLimiter) -> APIRouter:
         user = current_user(request)
         target = "/" if signin is None else "/logout"
         if signin is not None and user.via == "session" and user.session_id:
-            ended = signin.sessions.end(user.session_id)
+            hint = signin.sessions.end(user.session_id)
             audit.record(_portal(request).db, "logout", actor=user, connection=request)
-            hint = ended.id_token if ended is not None else None
             back = _absolute(request, "/logout")
             target = signin.provider.end_session_url(hint, back) or target
         response = RedirectResponse(target, status_code=303)
@@ -273,18 +272,23 @@ def _keep(response: Response, request: Request, signin: SignIn, pendings: list[P
 
 
 def _entity_for(portal: Portal, profile: dict[str, Any]) -> str | None:
-    """The catalog User entity this person is: by email first, else by user name."""
+    """The catalog User entity this person is: by email first (unless the provider says it
+    did not verify it), else by user name (``preferred_username`` = ``metadata.name``).
+
+    Never by display name, which anyone may choose.
+    """
     users = portal.view.catalog.of_kind("user")
     email = profile["email"].lower()
-    if email:
+    if email and profile.get("email_verified", True):
         for entity in users:
             entry = entity.spec.get("profile")
             if isinstance(entry, dict) and str(entry.get("email", "")).lower() == email:
                 return str(entity.ref)
-    names = {profile["username"].lower(), profile["name"].lower()} - {""}
-    for entity in users:
-        if entity.name.lower() in names:
-            return str(entity.ref)
+    username = profile["username"].lower()
+    if username:
+        for entity in users:
+            if entity.name.lower() == username:
+                return str(entity.ref)
     return None
 
 
@@ -301,3 +305,5 @@ def _remember(portal: Portal, subject: str, profile: dict[str, Any]) -> None:
         account.groups = list(profile["groups"])
         account.entity_ref = profile["entity"]
         account.last_login = now
+    # Their groups may have changed: personal tokens are narrowed on their next use.
+    tokens.forget_checked()

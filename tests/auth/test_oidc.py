@@ -18,6 +18,7 @@ from portal.db.models import Account, AuditEvent, WebSession
 from portal.exceptions import ConfigError
 from portal.web import create_app
 from portal.web.signin import local_path
+from tests.auth.test_sessions import opened
 from tests.oidc_provider import (
     OidcProvider,
     local,
@@ -111,7 +112,7 @@ def test_sign_in_maps_groups_to_roles_and_the_user_to_their_entity(
     assert row.id_hash == hashlib.sha256(session_id.encode()).hexdigest()
     assert session_id not in str(row.user)
     assert row.user["groups"] == ["team-a", "platform"]
-    assert row.refresh_token and row.id_token
+    assert row.refresh_token and row.id_token  # sealed (see test_sessions)
 
     with portal_of(sso).db.session() as db:
         account = db.get(Account, f"{provider.url}#alice")
@@ -124,7 +125,9 @@ def test_sign_in_maps_groups_to_roles_and_the_user_to_their_entity(
     assert (event.actor, event.outcome, event.source) == ("alice@example.com", "ok", "127.0.0.1")
     assert event.detail["roles"] == ["admin", "contributor", "reader"]
     assert event.detail["entity"] == "user:default/alice"
-    assert not any(value in str(event.detail) for value in (row.id_token, row.refresh_token))
+    provider_tokens = [t for t in opened(sso, row) if t]
+    assert len(provider_tokens) == 2
+    assert not any(value in str(event.detail) for value in provider_tokens)
 
 
 def test_users_map_by_name_or_not_at_all_and_groups_decide(
@@ -142,6 +145,35 @@ def test_users_map_by_name_or_not_at_all_and_groups_decide(
     assert accounts["bob"].groups == ["team-b"]
     assert accounts["rita"].entity_ref is None
     assert [e.detail["roles"] for e in audit(sso)] == [["reader"], ["contributor", "reader"]]
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        # An address the provider did not verify, however it spells that.
+        {"email": "alice@example.com", "email_verified": False, "preferred_username": "mal"},
+        {"email": "ALICE@example.com", "email_verified": "false", "preferred_username": "mal"},
+        # A display name is anyone's to choose: only the user name maps.
+        {"email": "mal@example.com", "name": "alice", "preferred_username": "mallory"},
+        {"email": "mal@example.com", "name": "bob"},
+    ],
+)
+def test_an_unverified_email_or_a_display_name_maps_to_no_one(
+    sso: TestClient, provider: OidcProvider, claims: dict[str, object]
+) -> None:
+    provider.put_user("mallory", claims)
+    assert sign_in(sso, provider, "mallory").status_code == 303
+    (event,) = audit(sso)
+    assert event.detail["entity"] is None
+    with portal_of(sso).db.session() as db:
+        account = db.get(Account, f"{provider.url}#mallory")
+        assert account is not None and account.entity_ref is None
+
+
+def test_a_verified_email_maps(sso: TestClient, provider: OidcProvider) -> None:
+    provider.put_user("al", {"email": "alice@example.com", "email_verified": True})
+    assert sign_in(sso, provider, "al").status_code == 303
+    assert audit(sso)[0].detail["entity"] == "user:default/alice"
 
 
 def test_signing_in_again_rotates_the_session(sso: TestClient, provider: OidcProvider) -> None:
@@ -308,6 +340,43 @@ def test_local_path(target: str, expected: str) -> None:
 
 
 # -- start-up ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("issuer", "problem"),
+    [
+        ("http://login.example.com", "PORTAL_OIDC_ISSUER must be an https:// URL"),
+        ("http://10.0.0.5:8080/realms/x", "PORTAL_OIDC_ISSUER must be an https:// URL"),
+        ("login.example.com", "PORTAL_OIDC_ISSUER is not a URL"),
+        ("ftp://login.example.com", "PORTAL_OIDC_ISSUER is not a URL"),
+        ("https://[::1", "PORTAL_OIDC_ISSUER is not a URL"),
+    ],
+)
+def test_the_issuer_must_be_https(web_repo: Path, issuer: str, problem: str) -> None:
+    settings = settings_for(
+        web_repo,
+        oidc_issuer=issuer,
+        oidc_client_id="portal",
+        session_secret="test-session-secret-0123456789abcdef",
+    )
+    with pytest.raises(ConfigError) as refused:
+        create_app(settings)
+    assert str(refused.value).startswith(
+        f"single sign-on is configured (PORTAL_OIDC_ISSUER={issuer}) but:\n  {problem}"
+    )
+
+
+@pytest.mark.parametrize(
+    "issuer", ["http://127.0.0.1:8080", "http://[::1]:8080", "http://localhost"]
+)
+def test_plain_http_is_allowed_to_a_provider_on_loopback(web_repo: Path, issuer: str) -> None:
+    settings = settings_for(
+        web_repo,
+        oidc_issuer=issuer,
+        oidc_client_id="portal",
+        session_secret="test-session-secret-0123456789abcdef",
+    )
+    create_app(settings, rebuild=False)
 
 
 def test_single_sign_on_needs_a_client_id_and_a_session_secret(web_repo: Path) -> None:

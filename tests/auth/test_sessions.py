@@ -12,6 +12,7 @@ import httpx
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from portal.auth.sessions import Sealer
 from portal.db.models import AuditEvent, WebSession
 from tests.auth.conftest import csrf_field
 from tests.oidc_provider import OidcProvider, portal_of, sign_in
@@ -22,12 +23,26 @@ def row(client: TestClient) -> WebSession | None:
         return db.scalars(select(WebSession)).one_or_none()
 
 
+def opened(client: TestClient, stored: WebSession) -> tuple[str | None, str | None]:
+    """The refresh and ID tokens a stored session holds, opened as the portal opens them."""
+    sessions = client.app.state.signin.sessions  # type: ignore[attr-defined]
+    return (
+        sessions.sealer.open(stored.refresh_token, f"{stored.id_hash}:refresh_token"),
+        sessions.sealer.open(stored.id_token, f"{stored.id_hash}:id_token"),
+    )
+
+
 def change(client: TestClient, **fields: object) -> None:
-    """Set columns of the one stored session (timestamps go back, tokens go away)."""
+    """Set columns of the one stored session (timestamps go back, tokens go away).
+
+    Setting the clock back stands for time passing, longer than the few seconds the
+    portal remembers a checked session: that memory is cleared too.
+    """
     with portal_of(client).db.session() as db:
         stored = db.scalars(select(WebSession)).one()
         for name, value in fields.items():
             setattr(stored, name, value)
+    client.app.state.signin.sessions.memo.forget(stored.id_hash)  # type: ignore[attr-defined]
 
 
 def ago(**delta: float) -> datetime:
@@ -118,9 +133,47 @@ def test_an_expired_id_token_is_refreshed(sso: TestClient, provider: OidcProvide
     assert refreshed.id_token_expires_at.replace(tzinfo=UTC) > datetime.now(UTC)
     grant = provider.token_requests()[-1]
     assert grant["grant_type"] == "refresh_token"
-    assert grant["refresh_token"] == refreshed.refresh_token
+    assert grant["refresh_token"] == opened(sso, refreshed)[0]
     assert "scope" not in grant  # the same scopes as at sign-in
     assert ended(sso) == []
+
+
+def test_provider_tokens_are_stored_sealed(sso: TestClient, provider: OidcProvider) -> None:
+    sign_in(sso, provider)
+    stored = row(sso)
+    assert stored is not None and stored.refresh_token and stored.id_token
+    refresh_token, id_token = opened(sso, stored)
+    assert refresh_token and id_token and id_token.startswith("eyJ")
+    for token in (refresh_token, id_token):
+        assert token not in (stored.refresh_token, stored.id_token)
+        assert token[:12] not in stored.refresh_token + stored.id_token
+    # Without the session secret they open to nothing, and a value moved to another
+    # column (or row) does not open either.
+    other = Sealer("another-session-secret-0123456789abcdef", "web_sessions")
+    assert other.open(stored.refresh_token, f"{stored.id_hash}:refresh_token") is None
+    sessions = sso.app.state.signin.sessions  # type: ignore[attr-defined]
+    assert sessions.sealer.open(stored.refresh_token, f"{stored.id_hash}:id_token") is None
+
+    # The sealed refresh token is the one sent to the provider, and the new one is sealed.
+    change(sso, id_token_expires_at=ago(seconds=1))
+    assert sso.get("/catalog").status_code == 200
+    assert provider.token_requests()[-1]["refresh_token"] == refresh_token
+    refreshed = row(sso)
+    assert refreshed is not None and refreshed.refresh_token != stored.refresh_token
+    assert opened(sso, refreshed)[0] not in (None, refreshed.refresh_token)
+
+
+def test_a_refresh_token_stored_in_clear_is_not_used(
+    sso: TestClient, provider: OidcProvider
+) -> None:
+    sign_in(sso, provider)
+    stored = row(sso)
+    assert stored is not None
+    refresh_token, _ = opened(sso, stored)
+    change(sso, id_token_expires_at=ago(seconds=1), refresh_token=refresh_token)
+    assert_signed_out(sso)
+    reason = "the sign-in expired and its refresh token cannot be read"
+    assert ended(sso)[0].detail == {"reason": reason}
 
 
 def test_without_a_refresh_token_an_expired_sign_in_ends(
@@ -161,7 +214,7 @@ def test_signing_out_ends_both_sessions(sso: TestClient, provider: OidcProvider)
     query = {k: v[0] for k, v in parse_qs(end.query).items()}
     assert query == {
         "client_id": "portal",
-        "id_token_hint": stored.id_token,
+        "id_token_hint": opened(sso, stored)[1],
         "post_logout_redirect_uri": "http://testserver/logout",
     }
     assert "Max-Age=0" in out.headers["set-cookie"]
@@ -183,3 +236,19 @@ def test_a_sign_out_post_needs_the_csrf_token(sso: TestClient, provider: OidcPro
     assert refused.status_code == 403
     assert "lacks its CSRF token" in refused.text
     assert row(sso) is not None
+
+
+def test_a_checked_session_is_remembered_briefly_and_forgotten_at_sign_out(
+    sso: TestClient, provider: OidcProvider
+) -> None:
+    sign_in(sso, provider)
+    assert sso.get("/catalog").status_code == 200
+    stored = row(sso)
+    assert stored is not None
+    memo = sso.app.state.signin.sessions.memo  # type: ignore[attr-defined]
+    assert memo.get(stored.id_hash) is not None  # the next request reads no table
+    with portal_of(sso).db.session() as db:  # ended elsewhere (another replica)
+        db.delete(db.get(WebSession, stored.id_hash))
+    assert sso.get("/catalog").status_code == 200  # for at most auth_memo_seconds
+    memo.forget(stored.id_hash)  # ...after which this replica reads the row again
+    assert sso.get("/catalog").status_code == 303

@@ -11,10 +11,11 @@ from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
 from portal.auth import User, tokens
-from portal.db.models import ApiToken, AuditEvent, as_utc, utcnow
+from portal.db.models import Account, ApiToken, AuditEvent, as_utc, utcnow
 from tests.auth.conftest import TOKEN, Admin, bearer, csrf_field
 from tests.auth.test_access import client as header_client
 from tests.conftest import component
+from tests.oidc_provider import USERS, OidcProvider, portal_of, sign_in
 from tests.web.conftest import BASE
 
 ALICE = User(
@@ -32,8 +33,11 @@ def token_id(token: str) -> str:
 
 
 def set_token(admin: Admin, token: str, **values: object) -> None:
+    """Change a stored token, as time passing or another replica would: past the few
+    seconds the portal remembers a checked token, so that memory is cleared too."""
     with admin.portal.db.session() as session:
         session.execute(update(ApiToken).where(ApiToken.id == token_id(token)).values(**values))
+    tokens.forget_checked()
 
 
 def test_an_admin_creates_a_token_sees_it_once_and_uses_it(admin: Admin) -> None:
@@ -332,3 +336,63 @@ def test_only_admins_reach_the_admin_pages(web_repo: Path) -> None:
             assert response.status_code == 403, path
             assert "not for API tokens" in response.text
         assert http.get("/api/v1/entities", headers=bearer(token)).status_code == 200
+
+
+def with_role_groups(client: TestClient) -> None:
+    """The portal's token authenticator, told the settings' role groups."""
+    portal = portal_of(client)
+    portal.authenticators[:] = [
+        tokens.TokenAuthenticator(portal.db, role_groups=portal.settings.role_groups)
+        if isinstance(a, tokens.TokenAuthenticator)
+        else a
+        for a in portal.authenticators
+    ]
+
+
+def test_a_personal_token_holds_no_more_than_its_creator_now_does(
+    sso: TestClient, provider: OidcProvider
+) -> None:
+    with_role_groups(sso)
+    sign_in(sso, provider, "alice")  # team-a and platform: contributor and admin
+    token = Admin(sso).create(name="laptop", scopes=["catalog:write"])
+    (row,) = tokens.all_tokens(portal_of(sso).db)
+    assert (row.roles, row.groups) == (["admin", "contributor", "reader"], ["team-a", "platform"])
+
+    def register(name: str, owner: str) -> tuple[int, str]:
+        answer = sso.post(
+            "/api/v1/entities",
+            headers=bearer(token),
+            json={"descriptor": component(name, owner=owner)},
+        )
+        return answer.status_code, str(answer.json().get("detail", ""))
+
+    assert register("first", "team-b")[0] == 201  # an admin registers for any team
+
+    # Out of platform at the provider, and signed in since: the token is no admin now.
+    provider.put_user("alice", {**USERS["alice"], "groups": ["team-a"]})
+    sign_in(sso, provider, "alice")
+    status, detail = register("second", "team-b")
+    assert status == 403
+    assert "owned by your groups (team-a)" in detail
+    assert register("third", "team-a")[0] == 201
+
+    # Out of every group: a reader, whatever the token was given.
+    provider.put_user("alice", {**USERS["alice"], "groups": []})
+    sign_in(sso, provider, "alice")
+    assert register("fourth", "team-a") == (
+        403,
+        "this needs the contributor role; you have reader",
+    )
+
+
+def test_a_personal_token_never_gains_what_its_creator_gains(admin: Admin) -> None:
+    issued = tokens.issue(
+        admin.portal.db, ALICE, name="laptop", kind="personal", scopes=["catalog:read"]
+    )
+    now = Account(subject="issuer#alice", email="alice@x", groups=["team-a", "platform", "new"])
+    role_groups = {"contributor": ["team-a"], "admin": ["platform"]}
+    user = tokens.user_of(issued.token, now, role_groups)
+    assert (user.roles, user.groups) == (frozenset({"contributor", "reader"}), ("team-a",))
+    # Without an account (the development identity never signs in): as it was given.
+    user = tokens.user_of(issued.token, None, role_groups)
+    assert (user.roles, user.groups) == (frozenset({"contributor", "reader"}), ("team-a",))
