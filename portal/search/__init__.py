@@ -1,0 +1,32 @@
+"""Search over every doc section, catalog entity and API operation, behind one engine interface."""
+
+from portal.search.documents import SearchDoc, changes, documents, plain_text
+from portal.search.engine import (
+    FACETS,
+    ParsedQuery,
+    SearchEngine,
+    SearchError,
+    SearchHit,
+    SearchQuery,
+    SearchResults,
+    parse_query,
+)
+from portal.search.tantivy_engine import TantivyEngine
+from portal.search.whoosh_engine import WhooshEngine
+
+__all__ = [
+    "FACETS",
+    "ParsedQuery",
+    "SearchDoc",
+    "SearchEngine",
+    "SearchError",
+    "SearchHit",
+    "SearchQuery",
+    "SearchResults",
+    "TantivyEngine",
+    "WhooshEngine",
+    "changes",
+    "documents",
+    "parse_query",
+    "plain_text",
+]
