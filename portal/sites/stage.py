@@ -42,6 +42,7 @@ _TOOL_VERSIONS = " ".join(
 # from a CDN for a mermaid block, and no page may load from outside.
 _MERMAID_FENCE = re.compile(r"^(\s*(?:`{3,}|~{3,})\s*)mermaid\b", re.M)
 _INF = float("inf")
+PORTAL_LINK = "Portal home"
 
 
 @dataclass(slots=True, eq=False)
@@ -287,6 +288,10 @@ def _nav(plan: AudiencePlan) -> list[Any]:
         if len(plan.apis) <= 100:
             apis += [{plan.entities[ref].title: urls.api_page(ref)} for ref in sorted(plan.apis)]
         nav.append({pages.API_REFERENCE: apis})
+    if not plan.audience.public:
+        # Back to the portal's own pages (catalog browser, registration, the other
+        # sites); public readers may not be signed in, so their site has no such link.
+        nav.append({PORTAL_LINK: f"{plan.base_url.rstrip('/')}/"})
     return nav
 
 

@@ -137,3 +137,10 @@ def test_site_pages_allow_exactly_their_inline_scripts(sites: TestClient, built_
     for body in inline:
         digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
         assert f"'sha256-{digest}'" in scripts
+
+
+def test_internal_sites_lead_back_to_the_portal(sites: TestClient) -> None:
+    staff = sites.get("/docs/staff/").text
+    assert 'href="/"' in staff and "Portal home" in staff
+    partners = sites.get("/docs/partners/").text
+    assert "Portal home" not in partners
