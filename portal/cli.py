@@ -257,6 +257,85 @@ def openapi(root: Path | None, out: Path | None) -> None:
         click.echo(f"wrote {out}", err=True)
 
 
+@cli.command()
+@root_option
+@click.argument("query")
+@click.option(
+    "--audience",
+    "audiences",
+    multiple=True,
+    metavar="NAME",
+    help="Search only this audience's site (repeatable; default: every audience).",
+)
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 100))
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def search(
+    root: Path | None, query: str, audiences: tuple[str, ...], limit: int, as_json: bool
+) -> None:
+    """Search the docs, catalog and API operations (the index portal serve keeps, brought up
+    to date first)."""
+    import html
+    import re
+
+    from portal.search import SearchIndex, SearchQuery, documents, link_audience
+    from portal.search.documents import HEADING_SEPARATOR
+    from portal.sites import urls
+
+    settings = _settings(root)
+    model = _build_model(settings)
+    known = list(model.site.audiences) if model.site else []
+    unknown = [a for a in audiences if a not in known]
+    if unknown:
+        raise click.UsageError(
+            f"--audience {unknown[0]}: no such audience (known: {', '.join(known) or 'none'})"
+        )
+    index = SearchIndex.open(settings)
+    stats = index.sync(documents(model))
+    if stats.updated or stats.removed:
+        click.echo(f"indexed {stats.updated}, removed {stats.removed} documents", err=True)
+    searched = frozenset(audiences or known)
+    results = index.search(SearchQuery(query, searched, limit=limit))
+    base = settings.public_url
+    out = []
+    for hit in results.hits:
+        holders = [a for a in index.audiences_of(hit.id) or () if a in searched]
+        audience = link_audience(model.site.audiences, holders) if model.site else None
+        url = urls.portal_url(base, audience, hit.path, hit.anchor) if audience else ""
+        if hit.type == "entity" and hit.ref:
+            kind, _, rest = hit.ref.partition(":")
+            url = f"{base.rstrip('/')}/catalog/{kind}/{rest}"
+        out.append((hit, url))
+    if as_json:
+        payload = {
+            "query": query,
+            "total": results.total,
+            "facets": results.facets,
+            "hits": [
+                {
+                    "id": hit.id,
+                    "type": hit.type,
+                    "kind": hit.kind,
+                    "title": hit.title,
+                    "heading_path": list(hit.heading_path),
+                    "snippet": hit.snippet,
+                    "url": url,
+                    "ref": hit.ref or None,
+                    "score": hit.score,
+                }
+                for hit, url in out
+            ],
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    for hit, url in out:
+        snippet = html.unescape(re.sub(r"</?mark>", "", hit.snippet))
+        click.echo(f"{HEADING_SEPARATOR.join(hit.heading_path) or hit.title}  [{hit.kind}]")
+        click.echo(f"  {url}")
+        if snippet:
+            click.echo(f"  {snippet[:160]}")
+    click.echo(f"{results.total} result{'s' * (results.total != 1)}", err=True)
+
+
 @cli.group()
 def assets() -> None:
     """Browser scripts the sites serve themselves (nothing loads from outside hosts)."""

@@ -11,9 +11,13 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
     from portal.catalog.kinds import KindSpec
     from portal.catalog.model import Catalog, Entity
     from portal.problems import Report
+    from portal.search.engine import SearchEngine
 
 hookspec = pluggy.HookspecMarker("portal")
 hookimpl = pluggy.HookimplMarker("portal")
@@ -32,3 +36,8 @@ def portal_catalog_check_entity(entity: Entity, report: Report) -> None:
 @hookspec
 def portal_catalog_loaded(catalog: Catalog, report: Report) -> None:
     """Inspect the whole catalog once it is loaded and related (cross-entity checks)."""
+
+
+@hookspec
+def portal_search_engines() -> dict[str, Callable[[Path | None], SearchEngine]]:  # type: ignore[empty-body]
+    """Return search engines by name, each a factory given its index folder (None: in memory)."""

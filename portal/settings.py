@@ -69,6 +69,15 @@ class Settings(BaseSettings):
         default=None,
         description="Where built sites live and are served from. Default: <root>/site.",
     )
+    search_engine: str = Field(
+        default="tantivy",
+        description="The search engine: tantivy (embedded, the fastest) or whoosh; a plugin "
+        "may add others (the portal_search_engines hook).",
+    )
+    search_index_dir: Path | None = Field(
+        default=None,
+        description="Where the search index is kept. Default: <data folder>/search.",
+    )
     max_upload_bytes: int = Field(
         default=256 * 1024,
         gt=0,
@@ -130,6 +139,14 @@ class Settings(BaseSettings):
     @property
     def data_path(self) -> Path:
         return self.data_dir if self.data_dir is not None else self.root / "data"
+
+    @property
+    def search_index_path(self) -> Path:
+        return (
+            self.search_index_dir
+            if self.search_index_dir is not None
+            else self.data_path / "search"
+        )
 
     @property
     def site_path(self) -> Path:

@@ -11,6 +11,7 @@ from portal.search.engine import (
     SearchResults,
     parse_query,
 )
+from portal.search.service import SearchIndex, SyncStats, link_audience, open_engine
 from portal.search.tantivy_engine import TantivyEngine
 from portal.search.whoosh_engine import WhooshEngine
 
@@ -21,12 +22,16 @@ __all__ = [
     "SearchEngine",
     "SearchError",
     "SearchHit",
+    "SearchIndex",
     "SearchQuery",
     "SearchResults",
+    "SyncStats",
     "TantivyEngine",
     "WhooshEngine",
     "changes",
     "documents",
+    "link_audience",
+    "open_engine",
     "parse_query",
     "plain_text",
 ]

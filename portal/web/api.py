@@ -19,6 +19,7 @@ from portal.catalog.refs import parse_ref
 from portal.problems import Problem
 from portal.web.identity import current_user
 from portal.web.runtime import Outcome, Portal, Rejected, Submission
+from portal.web.search import api_router as search_router
 
 __all__ = ["create_api"]
 
@@ -273,6 +274,14 @@ def create_api(portal: Portal) -> FastAPI:
             return _error(exc.status, exc.message)
         return RemovalOut(removed=[str(r) for r in removed])
 
+    api.include_router(
+        search_router,
+        responses={
+            400: {"model": ErrorOut, "description": "A bad parameter, named in `detail`."},
+            401: {"model": ErrorOut, "description": "Signing in would show more."},
+            403: {"model": ErrorOut, "description": "An audience the caller may not read."},
+        },
+    )
     return api
 
 

@@ -26,7 +26,7 @@ from portal.auth.tokens import TokenAuthenticator
 from portal.auth.users import ANONYMOUS, User
 from portal.secrets import remember_secrets
 from portal.settings import Settings
-from portal.web import admin, api, pages, signin
+from portal.web import admin, api, pages, search, signin
 from portal.web.identity import development_user, is_loopback
 from portal.web.runtime import Portal
 from portal.web.sitefiles import csp, file_response, locate
@@ -74,6 +74,7 @@ def create_app(
             ),
         )
     app.include_router(pages.router)
+    app.include_router(search.router)
     signin.install(app, runtime)  # /login, /auth/callback, /logout; the session authenticator
     app.include_router(admin.router)
     app.mount("/api/v1", api.create_api(runtime))

@@ -43,6 +43,7 @@ from portal.db.models import RegisteredEntity
 from portal.docs import DocSet, load_docs
 from portal.exceptions import PortalError
 from portal.problems import Problem, Report
+from portal.search import SearchDoc, SearchIndex
 from portal.settings import Settings
 from portal.sites.config import Audience, SiteConfig, load_site_config
 from portal.web.recent import last_changes
@@ -137,6 +138,8 @@ class Portal:
         self._lock = threading.RLock()
         self._version = 0
         self.builder = Builder(self)
+        # Opened by start(); kept in step with the model by a worker thread of its own.
+        self.search_index: SearchIndex | None = None
         # Ways to recognise a caller (API tokens, sessions), tried in order; each
         # returns a User, None (not mine), or raises access.Denied (a bad credential).
         self.authenticators: list[Callable[[HTTPConnection], User | None]] = []
@@ -148,12 +151,32 @@ class Portal:
         self._sources = CatalogSources(self.settings)
         self.refresh()
         self.load_docs()
+        self.search_index = SearchIndex.open(self.settings)
+        self.search_index.start()
+        self._reindex("start")
+        self.builder.listeners.append(lambda names: self._reindex(f"built {', '.join(names)}"))
         if self.rebuild:
             self.builder.start()
 
     def stop(self) -> None:
         self.builder.stop()
+        if self.search_index is not None:
+            self.search_index.stop()
+            # Dropping the engine releases its index writer's lock for the next process.
+            self.search_index = None
         self.db.dispose()
+
+    def _reindex(self, reason: str) -> None:
+        """Bring the search index in step with the sources, in its worker."""
+        if self.search_index is not None:
+            self.search_index.request(self.search_documents, reason)
+
+    def search_documents(self) -> list[SearchDoc]:
+        """Every search document of the repository plus what is registered now."""
+        from portal.model import load_model
+        from portal.search import documents
+
+        return list(documents(load_model(self.settings, registered=self.build_sources())))
 
     def load_docs(self) -> None:
         """Read the docs (for the home page) and when each source last changed."""
@@ -231,6 +254,7 @@ class Portal:
             # would otherwise land as a pause on some request.
             gc.collect()
             gc.freeze()
+            self._reindex("catalog changed")
             return self._view
 
     # -- registration --------------------------------------------------------

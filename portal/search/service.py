@@ -1,0 +1,203 @@
+"""The portal's search index: the configured engine, kept in step with the model in the background.
+
+At start and after every change (a site build, a registration), the portal
+asks for a sync; a worker thread loads the documents and indexes only those
+whose digest differs from the one the engine holds, so a restart with nothing
+changed re-indexes nothing. Searches read the engine meanwhile: both engines
+answer from a committed snapshot while a writer works.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pluggy
+
+from portal.exceptions import ConfigError
+from portal.search.documents import SearchDoc, changes
+from portal.search.engine import SearchEngine, SearchHit, SearchQuery, SearchResults
+from portal.settings import Settings
+from portal.sites.config import Audience
+
+__all__ = [
+    "EngineFactory",
+    "SearchIndex",
+    "SyncStats",
+    "engine_factories",
+    "link_audience",
+    "open_engine",
+]
+
+log = logging.getLogger(__name__)
+
+EngineFactory = Callable[[Path | None], SearchEngine]
+
+
+def engine_factories(pm: pluggy.PluginManager) -> dict[str, EngineFactory]:
+    """Every engine the plugins offer; a later plugin's name replaces a built-in one."""
+    found: dict[str, EngineFactory] = {}
+    # pluggy answers the most recently registered plugin first: apply them last.
+    for answer in reversed(pm.hook.portal_search_engines()):
+        found.update(answer)
+    return found
+
+
+def open_engine(settings: Settings, pm: pluggy.PluginManager | None = None) -> SearchEngine:
+    """The engine ``settings.search_engine`` names, on its folder below the index folder."""
+    if pm is None:
+        from portal.plugins import get_plugin_manager
+
+        pm = get_plugin_manager(settings.root)
+    factories = engine_factories(pm)
+    factory = factories.get(settings.search_engine)
+    if factory is None:
+        known = ", ".join(sorted(factories)) or "none"
+        raise ConfigError(
+            f"setting PORTAL_SEARCH_ENGINE: {settings.search_engine!r} is not a search engine "
+            f"(known: {known}; a plugin may add one with the portal_search_engines hook)"
+        )
+    # One folder per engine: switching engines never meets another engine's files.
+    return factory(settings.search_index_path / settings.search_engine)
+
+
+def link_audience(audiences: Mapping[str, Audience], candidates: Iterable[str]) -> str | None:
+    """The site a hit links into: an internal one before a public one, the widest first."""
+    found = [audiences[name] for name in candidates if name in audiences]
+    found.sort(key=lambda a: (a.public, not (a.all_docs or a.all_entities), a.name))
+    return found[0].name if found else None
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStats:
+    """What one sync did: documents dropped and (re)indexed, out of ``total``."""
+
+    removed: int
+    updated: int
+    total: int
+    full: bool
+    seconds: float
+
+
+class SearchIndex:
+    """One engine, the audiences of every indexed document, and a worker that syncs it."""
+
+    def __init__(self, engine: SearchEngine, name: str = "") -> None:
+        self.engine = engine
+        self.name = name
+        self.last: SyncStats | None = None
+        self.syncs = 0
+        self.error: str | None = None
+        self._audiences: dict[str, tuple[str, ...]] = {}
+        self._write = threading.Lock()
+        self._cond = threading.Condition()
+        self._pending: tuple[Callable[[], Iterable[SearchDoc]], str] | None = None
+        self._busy = False
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def open(cls, settings: Settings, pm: pluggy.PluginManager | None = None) -> SearchIndex:
+        return cls(open_engine(settings, pm), settings.search_engine)
+
+    # -- reading ---------------------------------------------------------------
+
+    def search(self, query: SearchQuery) -> SearchResults:
+        return self.engine.search(query)
+
+    def suggest(
+        self, prefix: str, audiences: frozenset[str], limit: int = 8
+    ) -> Sequence[SearchHit]:
+        return self.engine.suggest(prefix, audiences, limit)
+
+    def audiences_of(self, doc_id: str) -> tuple[str, ...] | None:
+        """The audiences whose sites hold a document; None before the first sync."""
+        return self._audiences.get(doc_id)
+
+    # -- writing ---------------------------------------------------------------
+
+    def sync(self, docs: Iterable[SearchDoc]) -> SyncStats:
+        """Index what differs between ``docs`` and the index; drop what ``docs`` lacks."""
+        started = time.monotonic()
+        docs = list(docs)
+        with self._write:
+            indexed = self.engine.digests()
+            removed, changed = changes(indexed, docs)
+            full = not indexed
+            if full:
+                self.engine.replace_all(docs)
+            elif removed or changed:
+                self.engine.update(removed, changed)
+            self._audiences = {doc.id: doc.audiences for doc in docs}
+            stats = SyncStats(
+                removed=len(removed),
+                updated=len(changed),
+                total=len(docs),
+                full=full,
+                seconds=time.monotonic() - started,
+            )
+            self.last = stats
+            self.syncs += 1
+        log.info(
+            "search index (%s): %d updated, %d removed of %d in %.2f s",
+            self.name,
+            stats.updated,
+            stats.removed,
+            stats.total,
+            stats.seconds,
+        )
+        return stats
+
+    # -- the worker ------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="portal-search", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+
+    def request(self, load: Callable[[], Iterable[SearchDoc]], reason: str) -> None:
+        """Sync with what ``load`` returns, soon, in the worker; requests coalesce."""
+        with self._cond:
+            self._pending = (load, reason)
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no sync is queued or running (for tests and the CLI)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._pending is not None or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._pending is None and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                (load, reason), self._pending = self._pending, None  # type: ignore[misc]
+                self._busy = True
+            try:
+                self.sync(load())
+                self.error = None
+            except Exception as exc:  # the server goes on with the index it has
+                self.error = f"{type(exc).__name__}: {exc}"
+                log.exception("search index sync (%s) failed", reason)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
