@@ -10,7 +10,7 @@ import pytest
 
 from portal.search import SearchDoc, SearchEngine, SearchError, SearchQuery, changes
 from portal.search.engine import SearchResults
-from tests.search.conftest import EngineClass
+from tests.search.conftest import ENGINES, EngineClass
 
 PARTNERS = frozenset({"partners"})
 
@@ -238,9 +238,10 @@ def test_an_index_on_disk_is_reopened(tmp_path: Path, make_engine: EngineClass) 
     assert ids(reopened.search(SearchQuery("canary", frozenset({"everyone"})))) == ["page:a.md"]
 
 
-def test_a_folder_that_is_not_an_index_is_left_alone(
-    tmp_path: Path, make_engine: EngineClass
-) -> None:
+# PostgreSQL keeps no folder: test_postgres_engine checks a table that is not its own.
+@pytest.mark.parametrize("name", sorted(ENGINES))
+def test_a_folder_that_is_not_an_index_is_left_alone(tmp_path: Path, name: str) -> None:
+    make_engine = ENGINES[name]
     (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
     with pytest.raises(SearchError) as caught:
         make_engine(tmp_path)
