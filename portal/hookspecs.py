@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from portal.catalog.model import Catalog, Entity
     from portal.problems import Report
     from portal.search.engine import SearchEngine
+    from portal.settings import Settings
 
 hookspec = pluggy.HookspecMarker("portal")
 hookimpl = pluggy.HookimplMarker("portal")
@@ -39,5 +40,10 @@ def portal_catalog_loaded(catalog: Catalog, report: Report) -> None:
 
 
 @hookspec
-def portal_search_engines() -> dict[str, Callable[[Path | None], SearchEngine]]:  # type: ignore[empty-body]
-    """Return search engines by name, each a factory given its index folder (None: in memory)."""
+def portal_search_engines(  # type: ignore[empty-body]
+    settings: Settings,
+) -> dict[str, Callable[[Path | None], SearchEngine]]:
+    """Return search engines by name, each a factory given its index folder (None: in memory).
+
+    ``settings`` tell an engine that lives elsewhere (a database) where to find it.
+    """

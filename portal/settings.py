@@ -74,6 +74,11 @@ class Settings(BaseSettings):
         description="The search engine: tantivy (embedded, the fastest) or whoosh; a plugin "
         "may add others (the portal_search_engines hook).",
     )
+    search_database_url: str = Field(
+        default="",
+        description="PostgreSQL URL of the postgres search engine's index. Default: "
+        "PORTAL_DATABASE_URL, when that is PostgreSQL.",
+    )
     search_index_dir: Path | None = Field(
         default=None,
         description="Where the search index is kept. Default: <data folder>/search.",

@@ -38,11 +38,11 @@ log = logging.getLogger(__name__)
 EngineFactory = Callable[[Path | None], SearchEngine]
 
 
-def engine_factories(pm: pluggy.PluginManager) -> dict[str, EngineFactory]:
+def engine_factories(pm: pluggy.PluginManager, settings: Settings) -> dict[str, EngineFactory]:
     """Every engine the plugins offer; a later plugin's name replaces a built-in one."""
     found: dict[str, EngineFactory] = {}
     # pluggy answers the most recently registered plugin first: apply them last.
-    for answer in reversed(pm.hook.portal_search_engines()):
+    for answer in reversed(pm.hook.portal_search_engines(settings=settings)):
         found.update(answer)
     return found
 
@@ -53,7 +53,7 @@ def open_engine(settings: Settings, pm: pluggy.PluginManager | None = None) -> S
         from portal.plugins import get_plugin_manager
 
         pm = get_plugin_manager(settings.root)
-    factories = engine_factories(pm)
+    factories = engine_factories(pm, settings)
     factory = factories.get(settings.search_engine)
     if factory is None:
         known = ", ".join(sorted(factories)) or "none"

@@ -249,3 +249,15 @@ def test_cli_search_prints_json_and_text(tmp_path: Path) -> None:
     assert "--audience nobody: no such audience (known: staff, builders, partners)" in (
         unknown.stderr
     )
+
+
+def test_the_postgres_engine_is_chosen_by_settings_when_the_database_is_postgres(
+    web_repo: Path,
+) -> None:
+    from portal.plugins import get_plugin_manager
+    from portal.search.service import engine_factories
+
+    plain = settings_for(web_repo)
+    assert "postgres" not in engine_factories(get_plugin_manager(web_repo), plain)
+    shared = settings_for(web_repo, search_database_url="postgresql://portal@db/portal")
+    assert "postgres" in engine_factories(get_plugin_manager(web_repo), shared)
