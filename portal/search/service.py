@@ -93,6 +93,9 @@ class SearchIndex:
         self.syncs = 0
         self.error: str | None = None
         self._audiences: dict[str, tuple[str, ...]] = {}
+        # What the index holds, id -> digest, once read: later syncs compare with it
+        # instead of reading every stored document back (a quarter second at 36,000).
+        self._digests: dict[str, str] | None = None
         self._write = threading.Lock()
         self._cond = threading.Condition()
         self._pending: tuple[Callable[[], Iterable[SearchDoc]], str] | None = None
@@ -125,7 +128,7 @@ class SearchIndex:
         started = time.monotonic()
         docs = list(docs)
         with self._write:
-            indexed = self.engine.digests()
+            indexed = self._digests if self._digests is not None else self.engine.digests()
             removed, changed = changes(indexed, docs)
             full = not indexed
             if full:
@@ -133,6 +136,7 @@ class SearchIndex:
             elif removed or changed:
                 self.engine.update(removed, changed)
             self._audiences = {doc.id: doc.audiences for doc in docs}
+            self._digests = {doc.id: doc.digest for doc in docs}
             stats = SyncStats(
                 removed=len(removed),
                 updated=len(changed),
