@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,9 @@ router = APIRouter()
 READ = access.require("reader", "catalog:read")
 WRITE = access.require("contributor", "catalog:write")
 TEMPLATES = Path(__file__).with_name("templates")
+# Material's search worker (hashed name) is answered by ours, which asks the portal's search.
+SEARCH_WORKER = Path(__file__).with_name("static") / "portal-search-worker.js"
+_MATERIAL_SEARCH_WORKER = re.compile(r"assets/javascripts/workers/search\.[0-9a-f]+\.min\.js")
 RECENT = 8
 
 _env = Environment(
@@ -180,7 +184,12 @@ def docs_file(audience: str, path: str, request: Request) -> Response:
             suggestions=[(f"/docs/{audience}/{s}/", s) for s in suggestions(site, path)],
             site=f"/docs/{audience}/",
         )
-    return file_response(request, found.path, private=not portal.audiences[audience].public)
+    private = not portal.audiences[audience].public
+    if _MATERIAL_SEARCH_WORKER.fullmatch(path):
+        # The site's search box searches every audience the reader may read; the file
+        # on disk stays Material's, for a site opened from disk.
+        return file_response(request, SEARCH_WORKER, private=private)
+    return file_response(request, found.path, private=private)
 
 
 # -- catalog browser ---------------------------------------------------------------
