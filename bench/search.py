@@ -2,7 +2,7 @@
 
 For each engine, in one run: (a) the full index, ``replace_all`` over every
 document of the model; (b) a one-page update after appending a paragraph to one
-page: ``engine.update`` alone, ``digests + changes + update``, and the whole
+page: ``engine.update`` alone, the portal's own sync (changes + update), and the whole
 path a rebuild takes (``load_model`` on a warm parse cache, ``documents``,
 then the same); (c) p50/p95 of the queries in-process (``search``, or
 ``suggest`` for prefixes), after a warm-up; (d) p50/p95 of the same queries
@@ -44,7 +44,7 @@ from bench.docs_build import _corpus, _printer
 from bench.docs_corpus import INTERNAL_AUDIENCES
 from portal.model import load_model
 from portal.plugins import get_plugin_manager
-from portal.search import SearchDoc, SearchEngine, SearchQuery, changes, documents
+from portal.search import SearchDoc, SearchEngine, SearchIndex, SearchQuery, changes, documents
 from portal.settings import Settings
 
 GOAL_INDEX_S = 15.0
@@ -292,7 +292,7 @@ def _engine_run(
     except Exception as exc:  # an engine that cannot run here is reported, not fatal
         return out | {"skipped": f"{type(exc).__name__}: {exc}".splitlines()[0]}
     say(f"{name}: full index {out['index_s']:.1f} s")
-    out["update"] = _update(engine, root, corpus["edit_page"])
+    out["update"] = _update(engine, root, corpus["edit_page"], docs)
     say(f"{name}: one-page update {out['update']['update_s'] * 1000:.1f} ms")
     cap = None if args.all_queries else SLOW_ENGINES.get(name)
     timed = probes[:cap] if cap else probes
@@ -396,8 +396,19 @@ def _version(name: str) -> str:
     return f"{version}, {server}" if server else version
 
 
-def _update(engine: SearchEngine, root: Path, page: str) -> dict[str, Any]:
-    """Append a paragraph to one page and re-index what changed, timing each step."""
+def _update(
+    engine: SearchEngine, root: Path, page: str, indexed: Sequence[SearchDoc]
+) -> dict[str, Any]:
+    """Append a paragraph to one page and re-index what changed, timing each step.
+
+    ``sync`` is the portal's own path (portal.search.service.SearchIndex): after its
+    first sync it compares with the ids and digests it keeps in memory. Reading every
+    digest back from the engine, as a freshly started portal does once, is timed apart.
+    """
+    index = SearchIndex(engine, "bench")
+    t = time.perf_counter()
+    index.sync(indexed)  # a portal after its first sync: the index already holds these
+    first_sync_s = time.perf_counter() - t
     edited = root / "docs" / page
     original = edited.read_bytes()
     try:
@@ -407,25 +418,27 @@ def _update(engine: SearchEngine, root: Path, page: str) -> dict[str, Any]:
         t1 = time.perf_counter()
         docs = list(documents(model))
         t2 = time.perf_counter()
-        indexed = engine.digests()
+        removed, changed = changes({d.id: d.digest for d in indexed}, docs)
         t3 = time.perf_counter()
-        removed, changed = changes(indexed, docs)
+        engine.update(removed, changed)  # the engine alone (then undone by the sync below)
         t4 = time.perf_counter()
-        engine.update(removed, changed)
+        engine.update([], [d for d in indexed if d.id in {c.id for c in changed}])
         t5 = time.perf_counter()
+        stats = index.sync(docs)
+        t6 = time.perf_counter()
     finally:
         edited.write_bytes(original)
     return {
         "page": page,
-        "removed": len(removed),
-        "changed": len(changed),
+        "removed": stats.removed,
+        "changed": stats.updated,
         "load_model_s": t1 - t0,
         "documents_s": t2 - t1,
-        "digests_s": t3 - t2,
-        "changes_s": t4 - t3,
-        "update_s": t5 - t4,
-        "changes_and_update_s": t5 - t2,
-        "whole_path_s": t5 - t0,
+        "first_sync_s": first_sync_s,
+        "changes_s": t3 - t2,
+        "update_s": t4 - t3,
+        "changes_and_update_s": t6 - t5,
+        "whole_path_s": (t2 - t0) + (t6 - t5),
     }
 
 
@@ -646,8 +659,11 @@ def _report(figures: dict[str, Any]) -> str:
             _line("full index (replace_all)", run["index_s"], GOAL_INDEX_S, seconds=True),
             f"one-page update of {upd['page']}: {upd['changed']} changed, {upd['removed']} removed",
             _line("  engine.update alone", upd["update_s"], GOAL_UPDATE_S),
-            _line("  digests + changes + update", upd["changes_and_update_s"], GOAL_UPDATE_S)
-            + f"  (digests {_ms(upd['digests_s'])}, changes {_ms(upd['changes_s'])})",
+            _line(
+                "  the portal's sync (changes + update)", upd["changes_and_update_s"], GOAL_UPDATE_S
+            )
+            + f"  (changes {_ms(upd['changes_s'])}; a fresh portal's first sync, which "
+            f"reads every digest back: {_ms(upd['first_sync_s'])})",
             _line("  whole path from the edit", upd["whole_path_s"], GOAL_UPDATE_S)
             + f"  (load_model {_ms(upd['load_model_s'])} warm cache, "
             f"documents {_ms(upd['documents_s'])})",

@@ -37,7 +37,7 @@ def test_each_engine_gets_its_figures_or_a_skipped_row(
         assert "one-page update of " in section and "1 changed, 0 removed" in section
         for label in (
             "engine.update alone",
-            "digests + changes + update",
+            "the portal's sync (changes + update)",
             "whole path from the edit",
         ):
             assert re.search(
