@@ -121,12 +121,20 @@ def _index(portal: Portal) -> SearchIndex:
 
 
 def deep_link(
-    portal: Portal, user: User, hit: SearchHit, searched: frozenset[str]
+    portal: Portal,
+    user: User,
+    hit: SearchHit,
+    searched: frozenset[str],
+    prefer: str | None = None,
 ) -> tuple[str, str | None]:
-    """Where a hit lives for this reader: (url, the audience site it points into)."""
+    """Where a hit lives for this reader: (url, the audience site it points into).
+
+    ``prefer``: the site the reader is in, kept when it holds the hit.
+    """
     index = portal.search_index
     holders = index.audiences_of(hit.id) if index is not None else None
-    audience = link_audience(portal.audiences, (n for n in holders or searched if n in searched))
+    readable = [n for n in holders or searched if n in searched]
+    audience = prefer if prefer in readable else link_audience(portal.audiences, readable)
     if hit.type == "entity" and user.authenticated and user.allows("catalog:read"):
         try:
             ref = parse_ref(hit.ref)
@@ -139,8 +147,14 @@ def deep_link(
     return urls.portal_url("", audience, hit.path, hit.anchor), audience
 
 
-def _hit_out(portal: Portal, user: User, hit: SearchHit, searched: frozenset[str]) -> SearchHitOut:
-    url, audience = deep_link(portal, user, hit, searched)
+def _hit_out(
+    portal: Portal,
+    user: User,
+    hit: SearchHit,
+    searched: frozenset[str],
+    prefer: str | None = None,
+) -> SearchHitOut:
+    url, audience = deep_link(portal, user, hit, searched, prefer)
     return SearchHitOut(
         id=hit.id,
         type=hit.type,
@@ -216,6 +230,13 @@ def search_api(
     tag: Strings = None,
     limit: Annotated[int, Query(description="1 to 100.")] = PAGE_SIZE,
     cursor: Annotated[str | None, Query(description="From next_cursor.")] = None,
+    prefer: Annotated[
+        str | None,
+        Query(
+            description="Link into this audience's site when it holds a hit (a site's own "
+            "search box sends its audience); otherwise the widest site the caller may read."
+        ),
+    ] = None,
 ) -> SearchOut:
     """Ranked hits the caller may read, with snippets, deep links and facet counts.
 
@@ -232,7 +253,7 @@ def search_api(
         query=q,
         audiences=sorted(searched),
         total=results.total,
-        hits=[_hit_out(portal, user, hit, searched) for hit in results.hits],
+        hits=[_hit_out(portal, user, hit, searched, prefer) for hit in results.hits],
         facets=results.facets,
         next_cursor=results.next_cursor,
     )

@@ -72,6 +72,20 @@ def test_hits_deep_link_to_sections_entities_and_operations(http: TestClient) ->
     assert things["facets"]["type"] == {"operation": things["total"]}
 
 
+def test_a_site_search_box_keeps_links_in_its_own_site(http: TestClient) -> None:
+    params = {"q": "restart workers", "prefer": "builders"}
+    section = hits_by_id(http.get("/api/v1/search", params=params).json())[
+        "page:internal/runbook.md#restart"
+    ]
+    assert section["url"] == "/docs/builders/internal/runbook/#restart"
+    # A site that does not hold the hit: the widest one the reader may read instead.
+    elsewhere = {"q": "escalation list", "prefer": "builders"}
+    hit = hits_by_id(http.get("/api/v1/search", params=elsewhere).json())[
+        "page:ops/escalation.md#who"
+    ]
+    assert str(hit["url"]).startswith("/docs/staff/")
+
+
 def test_every_link_resolves_in_the_built_sites(http: TestClient) -> None:
     answer = http.get("/api/v1/search", params={"q": "", "limit": 100}).json()
     assert answer["total"] == len(answer["hits"]) > 5

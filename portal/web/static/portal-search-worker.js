@@ -16,6 +16,8 @@ const QUERY = 2;
 const RESULT = 3;
 const LIMIT = 50;
 const FILTER = /^[a-z]+:/;
+// The audience whose site loaded this worker: /docs/<audience>/assets/javascripts/...
+const SITE = (self.location.pathname.match(/^\/docs\/([^/]+)\//) || [])[1] || "";
 
 let latest = 0; // the newest query: answers to older ones are dropped
 let pending = null; // its AbortController
@@ -74,6 +76,7 @@ async function search(query) {
   if (!query.trim()) return { type: RESULT, data: { items: [] } };
   pending = new AbortController();
   const params = new URLSearchParams({ q: query, limit: String(LIMIT) });
+  if (SITE) params.set("prefer", SITE); // results stay in this site when it has them
   try {
     const response = await fetch(`/api/v1/search?${params}`, {
       credentials: "same-origin",
