@@ -179,7 +179,7 @@ def serve(root: Path | None, host: str, port: int, reload: bool, no_build: bool)
     import uvicorn
 
     from portal.logs import log_config
-    from portal.web.identity import is_loopback
+    from portal.network import is_loopback
     from portal.web.runtime import settings_env
 
     settings = _settings(root)

@@ -6,7 +6,7 @@ back from the app (``rule_of``) and checked for every route.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import Depends
@@ -14,7 +14,7 @@ from starlette.requests import HTTPConnection
 
 from portal.auth.users import ANONYMOUS, User
 
-__all__ = ["Denied", "by_audience", "public", "require", "rule_of", "user_of"]
+__all__ = ["Denied", "audience_refusal", "by_audience", "public", "require", "rule_of", "user_of"]
 
 MARK = "__portal_access__"
 
@@ -67,6 +67,22 @@ def require(role: str = "reader", scope: str | None = None) -> Any:
 def by_audience() -> Any:
     """The route checks the audience's own access list itself (see Audience.access)."""
     return _marked("audience", lambda _c: None)
+
+
+def audience_refusal(
+    user: User, name: str, access: Sequence[str], action: str, field: str = ""
+) -> Denied:
+    """Why ``user`` may not ``action`` the ``name`` site (whose access list is ``access``):
+    signing in would help (401), or it is for others (403). ``field`` prefixes the reason
+    with the request parameter that named the site."""
+    if not user.authenticated:
+        return Denied(401, f"sign in to {action} the {name} site")
+    prefix = f"{field}: " if field else ""
+    return Denied(
+        403,
+        f"{prefix}the {name} site is for {', '.join(access)}; "
+        f"you have {', '.join(sorted(user.roles)) or 'no role'}",
+    )
 
 
 def rule_of(route: Any) -> str | None:

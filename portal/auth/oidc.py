@@ -8,7 +8,6 @@ and :meth:`Provider.finish` takes it back, so any replica can finish what anothe
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import secrets
 import threading
 import time
@@ -39,6 +38,7 @@ from joserfc.errors import (
 from joserfc.jwk import KeySet
 
 from portal.exceptions import ConfigError, PortalError
+from portal.network import is_loopback
 from portal.settings import Settings
 
 __all__ = ["LoginFailed", "Pending", "Provider", "Tokens", "check_settings"]
@@ -404,22 +404,13 @@ def _issuer_problem(url: str) -> str | None:
             "PORTAL_OIDC_ISSUER is not a URL (expected the issuer's https:// URL, "
             "e.g. https://login.microsoftonline.com/<tenant>/v2.0)"
         )
-    if parts.scheme == "http" and not _loopback(host):
+    if parts.scheme == "http" and not is_loopback(host):
         return (
             "PORTAL_OIDC_ISSUER must be an https:// URL: over plain http anyone on the way "
             "could swap the provider's keys and sign in as anyone (http is allowed only to a "
             "loopback address, e.g. http://127.0.0.1:8080 for a provider on this machine)"
         )
     return None
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _str_or_none(value: object) -> str | None:

@@ -24,10 +24,11 @@ from portal.auth.oidc import check_settings
 from portal.auth.sessions import ClearStaleCookie
 from portal.auth.tokens import TokenAuthenticator
 from portal.auth.users import ANONYMOUS, User
+from portal.network import is_loopback
 from portal.secrets import remember_secrets
 from portal.settings import Settings
 from portal.web import admin, api, pages, search, signin
-from portal.web.identity import development_user, is_loopback
+from portal.web.identity import development_user
 from portal.web.runtime import Portal
 from portal.web.sitefiles import csp, file_response, locate
 

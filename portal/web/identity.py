@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from starlette.requests import HTTPConnection
 
 from portal.auth.access import user_of
 from portal.auth.users import ROLES, User
 
-__all__ = ["current_user", "development_user", "is_loopback"]
-
-
-def is_loopback(host: str | None) -> bool:
-    """Whether ``host`` (an address or a name) is this machine's loopback interface."""
-    if host is None:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+__all__ = ["current_user", "development_user"]
 
 
 def development_user(email: str) -> User:

@@ -158,13 +158,7 @@ def docs_file(audience: str, path: str, request: Request) -> Response:
     allowed = portal.audiences[audience].access
     user = current_user(request)
     if not user.in_any(allowed):
-        if not user.authenticated:
-            raise Denied(401, f"sign in to read the {audience} site")
-        raise Denied(
-            403,
-            f"the {audience} site is for {', '.join(allowed)}; "
-            f"you have {', '.join(sorted(user.roles)) or 'no role'}",
-        )
+        raise access.audience_refusal(user, audience, allowed, "read")
     site = portal.site_dir(audience)
     found = locate(site, path, url_path=request.url.path)
     if found is not None and found.redirect is not None:

@@ -104,13 +104,7 @@ def searched_audiences(portal: Portal, user: User, requested: list[str]) -> froz
             known = ", ".join(portal.audiences) or "none"
             raise HTTPException(400, f"audience: no audience called {name!r} (known: {known})")
         if name not in mine:
-            if not user.authenticated:
-                raise Denied(401, f"sign in to search the {name} site")
-            raise Denied(
-                403,
-                f"audience: the {name} site is for {', '.join(audience.access)}; "
-                f"you have {', '.join(sorted(user.roles)) or 'no role'}",
-            )
+            raise access.audience_refusal(user, name, audience.access, "search", "audience")
     return frozenset(requested)
 
 

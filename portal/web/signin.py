@@ -36,7 +36,8 @@ from portal.auth.sessions import (
 )
 from portal.auth.users import roles_for
 from portal.db.models import Account
-from portal.web.identity import current_user, is_loopback
+from portal.network import is_loopback
+from portal.web.identity import current_user
 from portal.web.pages import render
 from portal.web.runtime import Portal
 
