@@ -23,6 +23,7 @@ from portal.search.documents import SearchDoc, changes
 from portal.search.engine import SearchEngine, SearchHit, SearchQuery, SearchResults
 from portal.settings import Settings
 from portal.sites.config import Audience
+from portal.worker import Coalescing
 
 __all__ = [
     "EngineFactory",
@@ -97,11 +98,10 @@ class SearchIndex:
         # instead of reading every stored document back (a quarter second at 36,000).
         self._digests: dict[str, str] | None = None
         self._write = threading.Lock()
-        self._cond = threading.Condition()
-        self._pending: tuple[Callable[[], Iterable[SearchDoc]], str] | None = None
-        self._busy = False
-        self._stopping = False
-        self._thread: threading.Thread | None = None
+        # The newest request wins: a sync reads everything anew, so older ones add nothing.
+        self._worker: Coalescing[tuple[Callable[[], Iterable[SearchDoc]], str]] = Coalescing(
+            "portal-search", self._sync_from, lambda _older, newer: newer
+        )
 
     @classmethod
     def open(cls, settings: Settings, pm: pluggy.PluginManager | None = None) -> SearchIndex:
@@ -159,49 +159,25 @@ class SearchIndex:
     # -- the worker ------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="portal-search", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=60)
+        self._worker.halt()
+        self._worker.join(timeout=60)
 
     def request(self, load: Callable[[], Iterable[SearchDoc]], reason: str) -> None:
         """Sync with what ``load`` returns, soon, in the worker; requests coalesce."""
-        with self._cond:
-            self._pending = (load, reason)
-            self._cond.notify_all()
+        self._worker.submit((load, reason))
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no sync is queued or running (for tests and the CLI)."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._pending is not None or self._busy:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
-        return True
+        return self._worker.wait_idle(timeout)
 
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while self._pending is None and not self._stopping:
-                    self._cond.wait()
-                if self._stopping:
-                    return
-                (load, reason), self._pending = self._pending, None  # type: ignore[misc]
-                self._busy = True
-            try:
-                self.sync(load())
-                self.error = None
-            except Exception as exc:  # the server goes on with the index it has
-                self.error = f"{type(exc).__name__}: {exc}"
-                log.exception("search index sync (%s) failed", reason)
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
+    def _sync_from(self, request: tuple[Callable[[], Iterable[SearchDoc]], str]) -> None:
+        load, reason = request
+        try:
+            self.sync(load())
+            self.error = None
+        except Exception as exc:  # the server goes on with the index it has
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.exception("search index sync (%s) failed", reason)

@@ -47,6 +47,7 @@ from portal.search import SearchDoc, SearchIndex
 from portal.settings import Settings
 from portal.sites.config import Audience, SiteConfig, load_site_config
 from portal.web.recent import last_changes
+from portal.worker import Coalescing
 
 __all__ = ["CatalogView", "Outcome", "Portal", "Rejected", "Submission"]
 
@@ -562,62 +563,35 @@ class Builder:
 
     def __init__(self, portal: Portal) -> None:
         self.portal = portal
-        self._pending: dict[str, str] = {}
-        self._busy = False
-        self._stopping = False
-        self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
+        # Audience -> why it is to be rebuilt; later reasons replace earlier ones.
+        self._worker: Coalescing[dict[str, str]] = Coalescing(
+            "portal-builder", self._build, lambda older, newer: {**(older or {}), **newer}
+        )
+        self._child_lock = threading.Lock()
         self._child: subprocess.Popen[str] | None = None
         self.listeners: list[Callable[[Sequence[str]], None]] = []
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="portal-builder", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
         """Stop now: a build under way is terminated (the previous sites stay in place)."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
+        self._worker.halt()
+        with self._child_lock:
             child = self._child
         if child is not None and child.poll() is None:
             child.terminate()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        self._worker.join(timeout=30)
 
     def request(self, audiences: Iterable[str], reason: str) -> None:
-        with self._cond:
-            for name in audiences:
-                self._pending[name] = reason
-            self._record(list(self._pending), "queued", reason)
-            self._cond.notify_all()
+        names = list(audiences)
+        # Recorded before the worker can see them: its "running" comes after "queued".
+        self._record(names, "queued", reason)
+        self._worker.submit(dict.fromkeys(names, reason))
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until nothing is queued or building (for tests and shutdown)."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._pending or self._busy:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
-        return True
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._pending and not self._stopping:
-                    self._cond.wait()
-                if self._stopping:
-                    return
-                batch, self._pending = self._pending, {}
-                self._busy = True
-            try:
-                self._build(batch)
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
+        return self._worker.wait_idle(timeout)
 
     def _build(self, batch: dict[str, str]) -> None:
         """Run ``portal build`` for the batch in a child process: a build cannot hurt the server."""
@@ -644,9 +618,9 @@ class Builder:
             self._record(names, "failed", reason, f"{type(exc).__name__}: {exc}")
             log.warning("background build could not start: %s", exc)
             return
-        with self._cond:
+        with self._child_lock:
             self._child = child
-            stopping = self._stopping
+            stopping = self._worker.stopping
         if stopping:  # stop() ran while the child was starting: it missed it
             child.terminate()
         try:
@@ -655,8 +629,9 @@ class Builder:
             child.kill()
             output, _ = child.communicate()
         finally:
-            self._child = None
-        if self._stopping:
+            with self._child_lock:
+                self._child = None
+        if self._worker.stopping:
             self._record(names, "cancelled", reason, "the portal stopped during the build")
             return
         seconds = time.monotonic() - started
