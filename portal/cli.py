@@ -277,9 +277,10 @@ def search(
     import html
     import re
 
-    from portal.search import SearchIndex, SearchQuery, documents, link_audience
+    from portal.search import SearchIndex, SearchQuery, documents
     from portal.search.documents import HEADING_SEPARATOR
     from portal.sites import urls
+    from portal.sites.config import best_audience
 
     settings = _settings(root)
     model = _build_model(settings)
@@ -299,7 +300,7 @@ def search(
     out = []
     for hit in results.hits:
         holders = [a for a in index.audiences_of(hit.id) or () if a in searched]
-        audience = link_audience(model.site.audiences, holders) if model.site else None
+        audience = best_audience(model.site.audiences, holders) if model.site else None
         url = urls.portal_url(base, audience, hit.path, hit.anchor) if audience else ""
         if hit.type == "entity" and hit.ref:
             kind, _, rest = hit.ref.partition(":")

@@ -11,7 +11,7 @@ from portal.search.engine import (
     SearchResults,
     parse_query,
 )
-from portal.search.service import SearchIndex, SyncStats, link_audience, open_engine
+from portal.search.service import SearchIndex, SyncStats, open_engine
 from portal.search.tantivy_engine import TantivyEngine
 from portal.search.whoosh_engine import WhooshEngine
 
@@ -30,7 +30,6 @@ __all__ = [
     "WhooshEngine",
     "changes",
     "documents",
-    "link_audience",
     "open_engine",
     "parse_query",
     "plain_text",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,6 @@ from portal.exceptions import ConfigError
 from portal.search.documents import SearchDoc, changes
 from portal.search.engine import SearchEngine, SearchHit, SearchQuery, SearchResults
 from portal.settings import Settings
-from portal.sites.config import Audience
 from portal.worker import Coalescing
 
 __all__ = [
@@ -30,7 +29,6 @@ __all__ = [
     "SearchIndex",
     "SyncStats",
     "engine_factories",
-    "link_audience",
     "open_engine",
 ]
 
@@ -64,13 +62,6 @@ def open_engine(settings: Settings, pm: pluggy.PluginManager | None = None) -> S
         )
     # One folder per engine: switching engines never meets another engine's files.
     return factory(settings.search_index_path / settings.search_engine)
-
-
-def link_audience(audiences: Mapping[str, Audience], candidates: Iterable[str]) -> str | None:
-    """The site a hit links into: an internal one before a public one, the widest first."""
-    found = [audiences[name] for name in candidates if name in audiences]
-    found.sort(key=lambda a: (a.public, not (a.all_docs or a.all_entities), a.name))
-    return found[0].name if found else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ portal's options matter at this point and MkDocs itself reads the rest.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from portal.docs import DocPage
 from portal.problems import Problem, Report
 from portal.yamlio import Limits, Locator, YamlError, read_text
 
-__all__ = ["ROLES", "Audience", "SiteConfig", "TaggedValue", "load_site_config"]
+__all__ = ["ROLES", "Audience", "SiteConfig", "TaggedValue", "best_audience", "load_site_config"]
 
 ROLES = ("reader", "contributor", "reviewer", "admin")
 
@@ -90,6 +91,18 @@ class Audience:
     def can_see(self, other: Audience) -> bool:
         """Whether a reader of this audience may follow a link into ``other``."""
         return other.public or not self.public
+
+
+def best_audience(
+    audiences: Mapping[str, Audience], candidates: Iterable[str], prefer: str | None = None
+) -> str | None:
+    """The site to link to among ``candidates``: ``prefer`` when it is one of them, else an
+    internal site before a public one, the widest (all docs or all entities) first."""
+    found = [audiences[name] for name in candidates if name in audiences]
+    if prefer is not None and any(a.name == prefer for a in found):
+        return prefer
+    found.sort(key=lambda a: (a.public, not (a.all_docs or a.all_entities), a.name))
+    return found[0].name if found else None
 
 
 @dataclass(slots=True)

@@ -22,6 +22,7 @@ from portal.catalog import Entity, EntityRef, RefError, parse_ref
 from portal.catalog.query import FACETS, SORTS, CatalogIndex, QueryError
 from portal.docs import DocPage
 from portal.sites import urls
+from portal.sites.config import best_audience
 from portal.web.graph import relation_graph
 from portal.web.identity import current_user
 from portal.web.runtime import Outcome, Portal, Rejected, Submission
@@ -121,11 +122,9 @@ def home(request: Request) -> HTMLResponse:
 
 def doc_url(portal: Portal, page: DocPage, prefer: str = "everyone") -> str | None:
     """The portal URL of a docs page in an internal audience's site that includes it."""
-    audiences = [a for a in portal.audiences.values() if a.includes_page(page)]
-    audiences.sort(key=lambda a: (a.name != prefer, a.public, not a.all_docs))
-    if not audiences:
-        return None
-    return urls.portal_url("", audiences[0].name, page.path)
+    names = [n for n, a in portal.audiences.items() if a.includes_page(page)]
+    best = best_audience(portal.audiences, names, prefer)
+    return urls.portal_url("", best, page.path) if best is not None else None
 
 
 # -- docs sites -----------------------------------------------------------------

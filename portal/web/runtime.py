@@ -45,7 +45,7 @@ from portal.exceptions import PortalError
 from portal.problems import Problem, Report
 from portal.search import SearchDoc, SearchIndex
 from portal.settings import Settings
-from portal.sites.config import Audience, SiteConfig, load_site_config
+from portal.sites.config import Audience, SiteConfig, best_audience, load_site_config
 from portal.web.recent import last_changes
 from portal.worker import Coalescing
 
@@ -469,9 +469,9 @@ class Portal:
 
     def audience_for(self, entity: Entity) -> Audience | None:
         """The internal audience whose site shows ``entity``, the widest first."""
-        candidates = [a for a in self.audiences.values() if a.includes_entity(entity)]
-        candidates.sort(key=lambda a: (not a.all_entities, a.public))
-        return candidates[0] if candidates else None
+        names = [n for n, a in self.audiences.items() if a.includes_entity(entity)]
+        best = best_audience(self.audiences, names)
+        return self.audiences[best] if best is not None else None
 
     def site_dir(self, audience: str) -> Path:
         return self.settings.site_path / audience

@@ -29,9 +29,9 @@ from portal.search import (
     SearchIndex,
     SearchQuery,
     SearchResults,
-    link_audience,
 )
 from portal.sites import urls
+from portal.sites.config import best_audience
 from portal.web.identity import current_user
 from portal.web.pages import render
 from portal.web.runtime import Portal
@@ -128,7 +128,7 @@ def deep_link(
     index = portal.search_index
     holders = index.audiences_of(hit.id) if index is not None else None
     readable = [n for n in holders or searched if n in searched]
-    audience = prefer if prefer in readable else link_audience(portal.audiences, readable)
+    audience = best_audience(portal.audiences, readable, prefer)
     if hit.type == "entity" and user.authenticated and user.allows("catalog:read"):
         try:
             ref = parse_ref(hit.ref)
