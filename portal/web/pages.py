@@ -26,7 +26,7 @@ from portal.sites.config import best_audience
 from portal.web.graph import relation_graph
 from portal.web.identity import current_user
 from portal.web.runtime import Outcome, Portal, Rejected, Submission
-from portal.web.sitefiles import file_response, locate, suggestions
+from portal.web.sitefiles import file_response, locate, search_settings_response, suggestions
 
 __all__ = ["router"]
 
@@ -38,6 +38,8 @@ TEMPLATES = Path(__file__).with_name("templates")
 # Material's search worker (hashed name) is answered by ours, which asks the portal's search.
 SEARCH_WORKER = Path(__file__).with_name("static") / "portal-search-worker.js"
 _MATERIAL_SEARCH_WORKER = re.compile(r"assets/javascripts/workers/search\.[0-9a-f]+\.min\.js")
+# ... and so the page needs only the settings of the site's own index, not its documents.
+MATERIAL_SEARCH_INDEX = "search/search_index.json"
 RECENT = 8
 
 _env = Environment(
@@ -182,6 +184,8 @@ def docs_file(audience: str, path: str, request: Request) -> Response:
         # The site's search box searches every audience the reader may read; the file
         # on disk stays Material's, for a site opened from disk.
         return file_response(request, SEARCH_WORKER, private=private)
+    if path == MATERIAL_SEARCH_INDEX:
+        return search_settings_response(request, found.path, private=private)
     return file_response(request, found.path, private=private)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import difflib
 import hashlib
+import json
 import mimetypes
 import os
 import re
@@ -16,7 +17,14 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
-__all__ = ["SiteFile", "file_response", "locate", "not_modified", "suggestions"]
+__all__ = [
+    "SiteFile",
+    "file_response",
+    "locate",
+    "not_modified",
+    "search_settings_response",
+    "suggestions",
+]
 
 # Material's and our bundled assets carry a content hash in their names: cache them forever.
 _HASHED = re.compile(r"\.[0-9a-f]{8,}(\.min)?\.(js|css|json|woff2?|svg|png)(\.map)?$")
@@ -107,6 +115,36 @@ def file_response(request: Request, path: Path, *, private: bool = False) -> Res
     if media_type.startswith("text/") or media_type in ("application/javascript", "image/svg+xml"):
         media_type += "; charset=utf-8"
     return FileResponse(path, media_type=media_type, headers=headers, stat_result=stat)
+
+
+def search_settings_response(request: Request, path: Path, *, private: bool = False) -> Response:
+    """A site's ``search/search_index.json`` without its documents: the settings part only.
+
+    Material's page downloads the whole index and hands it to its search worker; the
+    worker the portal serves asks the portal's search instead, so the documents (a
+    few MB on a large site) would be downloaded on every visit for nothing. The file
+    on disk stays whole, for a site opened from disk.
+    """
+    stat = path.stat()
+    etag = f'"settings-{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+    modified = datetime.fromtimestamp(stat.st_mtime, UTC)
+    headers = {
+        "ETag": etag,
+        "Last-Modified": format_datetime(modified, usegmt=True),
+        "Cache-Control": "no-cache, private" if private else "no-cache",
+    }
+    if not_modified(request, etag, modified):
+        return Response(status_code=304, headers=headers)
+    body = _search_settings(str(path), stat.st_mtime_ns, stat.st_size)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+@lru_cache(maxsize=32)
+def _search_settings(path: str, mtime_ns: int, size: int) -> bytes:
+    with open(path, "rb") as handle:
+        index = json.load(handle)
+    config = index.get("config", {}) if isinstance(index, dict) else {}
+    return json.dumps({"config": config, "docs": []}, separators=(",", ":")).encode()
 
 
 _INLINE_SCRIPT = re.compile(r"<script(?P<attrs>[^>]*)>(?P<body>.*?)</script>", re.S | re.I)

@@ -60,12 +60,36 @@ def test_served_sites_get_the_portal_worker_and_the_built_file_stays_materials(
     assert missing.status_code == 404  # a hashed name the site does not have
 
 
+def test_served_sites_send_their_search_index_settings_without_the_documents(
+    sites: TestClient,  # noqa: F811
+    built_repo: Path,  # noqa: F811
+) -> None:
+    on_disk = json.loads(
+        (built_repo / "site" / "staff" / "search" / "search_index.json").read_text()
+    )
+    assert len(on_disk["docs"]) > 10  # opened from disk, lunr searches these
+
+    served = sites.get("/docs/staff/search/search_index.json")
+    assert served.status_code == 200
+    assert served.headers["content-type"] == "application/json"
+    assert served.json() == {"config": on_disk["config"], "docs": []}
+    assert served.headers["cache-control"] == "no-cache, private"  # staff is not public
+    again = sites.get(
+        "/docs/staff/search/search_index.json", headers={"if-none-match": served.headers["etag"]}
+    )
+    assert again.status_code == 304
+    # Another JSON file of the site is served as it is.
+    other = sites.get("/docs/staff/sitemap.xml")
+    assert other.status_code == 200
+
+
 def test_a_sites_search_box_finds_other_audiences_pages_through_the_portal(tab: Tab) -> None:  # noqa: F811
     page = tab.page
     page.goto("/docs/new-developers/")
-    # The deployment guide is for operators and service teams: not in this site's own index.
+    # The page gets the settings of the site's own index, none of its documents: every
+    # hit below comes from the portal (the deployment guide is not a page of this site).
     own_index = page.request.get("/docs/new-developers/search/search_index.json").json()
-    assert not any("operations/deployment" in doc["location"] for doc in own_index["docs"])
+    assert own_index["docs"] == [] and own_index["config"]["lang"]
 
     query = page.locator("input.md-search__input")
     query.click()
