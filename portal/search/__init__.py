@@ -1,6 +1,6 @@
 """Search over every doc section, catalog entity and API operation, behind one engine interface."""
 
-from portal.search.documents import SearchDoc, changes, documents, plain_text
+from portal.search.documents import SearchDoc, SectionCache, changes, documents, plain_text
 from portal.search.engine import (
     FACETS,
     ParsedQuery,
@@ -25,6 +25,7 @@ __all__ = [
     "SearchIndex",
     "SearchQuery",
     "SearchResults",
+    "SectionCache",
     "SyncStats",
     "TantivyEngine",
     "WhooshEngine",

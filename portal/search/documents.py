@@ -18,10 +18,18 @@ from portal.sites import urls
 if TYPE_CHECKING:
     from portal.apis import ApiReference
     from portal.catalog import Entity, EntityRef
-    from portal.docs import DocPage, DocSet
+    from portal.docs import DocPage
     from portal.model import Model
 
-__all__ = ["HEADING_SEPARATOR", "DocType", "SearchDoc", "changes", "documents", "plain_text"]
+__all__ = [
+    "HEADING_SEPARATOR",
+    "DocType",
+    "SearchDoc",
+    "SectionCache",
+    "changes",
+    "documents",
+    "plain_text",
+]
 
 DocType = Literal["page", "entity", "operation"]
 
@@ -67,12 +75,67 @@ class SearchDoc:
         return HEADING_SEPARATOR.join(self.heading_path)
 
 
-def documents(model: Model) -> Iterator[SearchDoc]:
-    """Every page section, entity and API operation of ``model``, in a stable order."""
+class SectionCache:
+    """Page sections remembered by what they are made of, across calls of :func:`documents`.
+
+    Splitting pages into sections is most of the work of turning a model into
+    documents; with a cache, re-deriving them after a one-page edit splits that
+    page alone. It keeps what the last complete call used, so a deleted page is
+    forgotten one call later. For one caller at a time (the portal's index worker).
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[object, ...], tuple[SearchDoc, ...]] = {}
+        self._used: dict[tuple[object, ...], tuple[SearchDoc, ...]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def sections(
+        self, page: DocPage, audiences: tuple[str, ...], prefix: str
+    ) -> Iterable[SearchDoc]:
+        if not page.digest:  # not read from a file: nothing to know it by
+            return page_sections(page, audiences=audiences, prefix=prefix)
+        # Everything page_sections reads: the file's digest covers the body and headings.
+        key = (
+            prefix + page.path,
+            audiences,
+            page.digest,
+            page.title,
+            page.description,
+            str(page.owner or ""),
+            page.tags,
+            page.reviewed,
+            page.boost,
+        )
+        found = self._entries.get(key)
+        if found is None:
+            self.misses += 1
+            found = tuple(page_sections(page, audiences=audiences, prefix=prefix))
+        else:
+            self.hits += 1
+        self._used[key] = found
+        return found
+
+    def finish(self) -> None:
+        """A call went through every page: keep what it used, forget the rest."""
+        self._entries, self._used = self._used, {}
+
+
+def documents(model: Model, cache: SectionCache | None = None) -> Iterator[SearchDoc]:
+    """Every page section, entity and API operation of ``model``, in a stable order.
+
+    ``cache``: re-use the sections of pages that have not changed since its last use.
+    """
+
+    def sections(page: DocPage, names: tuple[str, ...], prefix: str = "") -> Iterable[SearchDoc]:
+        if cache is None:
+            return page_sections(page, audiences=names, prefix=prefix)
+        return cache.sections(page, names, prefix)
+
     audiences = list(model.site.audiences.values()) if model.site else []
     for page in model.docs:
         names = tuple(a.name for a in audiences if a.includes_page(page))
-        yield from page_sections(page, audiences=names)
+        yield from sections(page, names)
     entity_audiences: dict[EntityRef, tuple[str, ...]] = {}
     for entity in model.catalog:
         names = tuple(a.name for a in audiences if a.includes_entity(entity))
@@ -80,11 +143,15 @@ def documents(model: Model) -> Iterator[SearchDoc]:
         yield entity_document(entity, names)
         docs = model.entity_docs.get(entity.ref)
         if docs is not None:
-            yield from _entity_pages(entity, docs, names)
+            prefix = urls.entity_docs_dir(entity.ref) + "/"
+            for page in docs:
+                yield from sections(page, names, prefix)
     for ref, reference in model.apis.items():
         api = model.catalog.get(ref)
         if api is not None:
             yield from operation_documents(api, reference, entity_audiences.get(ref, ()))
+    if cache is not None:
+        cache.finish()
 
 
 def changes(
@@ -218,12 +285,6 @@ def operation_documents(
             context=" ".join([reference.title, api.description]),
             details=(("method", op.method.upper()), ("path", op.path), ("api", reference.title)),
         )
-
-
-def _entity_pages(entity: Entity, docs: DocSet, audiences: tuple[str, ...]) -> Iterator[SearchDoc]:
-    prefix = urls.entity_docs_dir(entity.ref) + "/"
-    for page in docs:
-        yield from page_sections(page, audiences=audiences, prefix=prefix)
 
 
 def _split_identifier(identifier: str | None) -> str:

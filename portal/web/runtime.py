@@ -43,7 +43,7 @@ from portal.db.models import RegisteredEntity
 from portal.docs import DocSet, load_docs
 from portal.exceptions import PortalError
 from portal.problems import Problem, Report
-from portal.search import SearchDoc, SearchIndex
+from portal.search import SearchDoc, SearchIndex, SectionCache
 from portal.settings import Settings
 from portal.sites.config import Audience, SiteConfig, best_audience, load_site_config
 from portal.web.recent import last_changes
@@ -141,6 +141,7 @@ class Portal:
         self.builder = Builder(self)
         # Opened by start(); kept in step with the model by a worker thread of its own.
         self.search_index: SearchIndex | None = None
+        self._sections = SectionCache()  # only the worker's syncs use it, one at a time
         # Ways to recognise a caller (API tokens, sessions), tried in order; each
         # returns a User, None (not mine), or raises access.Denied (a bad credential).
         self.authenticators: list[Callable[[HTTPConnection], User | None]] = []
@@ -177,7 +178,8 @@ class Portal:
         from portal.model import load_model
         from portal.search import documents
 
-        return list(documents(load_model(self.settings, registered=self.build_sources())))
+        model = load_model(self.settings, registered=self.build_sources())
+        return list(documents(model, self._sections))
 
     def load_docs(self) -> None:
         """Read the docs (for the home page) and when each source last changed."""

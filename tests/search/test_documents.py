@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
-from portal.model import Model
-from portal.search import SearchDoc, changes, documents, plain_text
+from portal.model import Model, load_model
+from portal.search import SearchDoc, SectionCache, changes, documents, plain_text
+from portal.settings import Settings
+from tests.sites.conftest import small_repo
 
 
 def test_every_section_entity_and_operation_has_one_stable_id(
@@ -127,3 +130,30 @@ def test_changes_names_what_to_remove_and_what_to_reindex(repo_docs: list[Search
     assert removed == ["page:gone.md"]
     assert changed == [edited]
     assert changes({}, repo_docs[:2]) == ([], repo_docs[:2])
+
+
+def test_a_section_cache_splits_only_the_pages_that_changed(tmp_path: Path) -> None:
+    root = small_repo(tmp_path / "repo")
+    settings = Settings(root=root)
+    cache = SectionCache()
+    first = list(documents(load_model(settings), cache))
+    assert first == list(documents(load_model(settings)))  # the same documents, cache or not
+    pages = cache.misses
+    assert pages >= 3 and cache.hits == 0
+
+    runbook = root / "docs" / "internal" / "runbook.md"
+    runbook.write_text(runbook.read_text() + "\n\nZebras are paged at night.\n")
+    second = list(documents(load_model(settings), cache))
+    assert (cache.misses, cache.hits) == (pages + 1, pages - 1)
+    assert second == list(documents(load_model(settings)))
+    removed, changed = changes({d.id: d.digest for d in first}, second)
+    assert removed == []
+    assert changed and all(d.path == "internal/runbook.md" for d in changed)
+    assert any("Zebras are paged" in d.text for d in changed)
+
+    # A deleted page's sections go, and the cache forgets them.
+    runbook.unlink()
+    third = list(documents(load_model(settings), cache))
+    assert not any(d.path == "internal/runbook.md" for d in third)
+    list(documents(load_model(settings), cache))
+    assert cache.misses == pages + 1  # nothing new to split
