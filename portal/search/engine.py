@@ -102,6 +102,8 @@ class SearchQuery:
 
     ``audiences`` are the audiences the reader may see; nothing outside them is
     found or counted. Filters typed in ``text`` add to the ones given here.
+    ``facets=False``: the caller shows no facets, so none are counted (every
+    facet comes back empty; hits and total are the same).
     """
 
     text: str
@@ -112,6 +114,7 @@ class SearchQuery:
     tags: tuple[str, ...] = ()
     limit: int = 20
     cursor: str | None = None
+    facets: bool = True
 
     def parsed(self) -> ParsedQuery:
         """The text parsed, with this query's own filters merged in and owners normalized."""

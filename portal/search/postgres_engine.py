@@ -372,6 +372,7 @@ class PostgresEngine:
                     score=sql.SQL(score),
                     where=sql.SQL(" AND ".join(conditions)),
                     headline=sql.SQL(highlight),
+                    facets=sql.SQL(_FACETS if query.facets else "'[]'::json"),
                 ),
                 params,
             ).fetchone()
@@ -500,6 +501,11 @@ SELECT phraseto_tsquery('english', q.t)::text, phraseto_tsquery('simple', q.t)::
 FROM unnest(%(texts)s::text[]) WITH ORDINALITY AS q(t, n)
 ORDER BY q.n
 """
+_FACETS = """(SELECT coalesce(json_agg(json_build_array(f.name, f.value, f.n)), '[]') FROM (
+        SELECT 'kind' AS name, kind AS value, count(*) AS n FROM m GROUP BY kind
+        UNION ALL SELECT 'owner', owner, count(*) FROM m WHERE owner <> '' GROUP BY owner
+        UNION ALL SELECT 'tag', t, count(*) FROM m, unnest(m.tags) AS t GROUP BY t
+    ) f)"""
 _SEARCH = """
 WITH m AS MATERIALIZED (
     SELECT id, kind, owner, tags, boost * ({score}) AS score FROM {docs} WHERE {where}
@@ -507,11 +513,7 @@ WITH m AS MATERIALIZED (
 page AS (SELECT id, score FROM m ORDER BY score DESC, id LIMIT %(limit)s OFFSET %(offset)s)
 SELECT
     (SELECT count(*) FROM m),
-    (SELECT coalesce(json_agg(json_build_array(f.name, f.value, f.n)), '[]') FROM (
-        SELECT 'kind' AS name, kind AS value, count(*) AS n FROM m GROUP BY kind
-        UNION ALL SELECT 'owner', owner, count(*) FROM m WHERE owner <> '' GROUP BY owner
-        UNION ALL SELECT 'tag', t, count(*) FROM m, unnest(m.tags) AS t GROUP BY t
-    ) f),
+    {facets},
     (SELECT coalesce(json_agg(json_build_array(
         d.id, d.type, d.kind, d.title, d.breadcrumb, d.path, d.anchor, d.ref, d.body, p.score,
         {headline}) ORDER BY p.score DESC, p.id), '[]')

@@ -32,7 +32,7 @@ from whoosh.filedb.filestore import FileStorage, RamStorage  # type: ignore[impo
 from whoosh.matching import DisjunctionMaxMatcher  # type: ignore[import-untyped]
 
 from portal.search.documents import HEADING_SEPARATOR, DocType, SearchDoc
-from portal.search.engine import SearchError, SearchHit, SearchQuery, SearchResults
+from portal.search.engine import FACETS, SearchError, SearchHit, SearchQuery, SearchResults
 from portal.search.ranking import (
     FIELD_BOOSTS,
     FUZZY_WEIGHT,
@@ -245,6 +245,8 @@ class WhooshEngine:
                 text_query or wq.Every(),
                 limit=offset + query.limit,
                 filter=allowed,
+                # Grouping collects every match, which also makes len(results) exact
+                # and the order stable: kept even when no facets are wanted.
                 groupedby=groups,
                 maptype=sorting.Count,
                 terms=text_query is not None,
@@ -252,7 +254,7 @@ class WhooshEngine:
             results.highlighter = self._highlighter
             total = len(results)
             hits = [self._hit(hit, text_query is not None) for hit in results[offset:]]
-            facets = self._facets(results)
+            facets = self._facets(results) if query.facets else {n: {} for n in FACETS}
         after = offset + len(hits)
         return SearchResults(
             hits=hits,

@@ -64,6 +64,17 @@ def test_facet_counts_count_only_what_the_reader_may_see(
     assert set(results.facets["owner"]) == {d.owner for d in permitted if d.owner}
 
 
+@pytest.mark.parametrize("text", ["deployment", "kind:api", "deploymnt", '"rolling back"'])
+def test_without_facets_the_same_hits_and_total_come_back_and_no_counts(
+    repo_engine: SearchEngine, everyone: frozenset[str], text: str
+) -> None:
+    counted = repo_engine.search(SearchQuery(text, everyone, limit=10))
+    uncounted = repo_engine.search(SearchQuery(text, everyone, limit=10, facets=False))
+    assert counted.total > 0 and any(counted.facets.values())
+    assert (ids(uncounted), uncounted.total) == (ids(counted), counted.total)
+    assert uncounted.facets == {"type": {}, "kind": {}, "owner": {}, "tag": {}}
+
+
 def test_a_reader_of_no_audience_finds_nothing(repo_engine: SearchEngine) -> None:
     results = repo_engine.search(SearchQuery("deployment", frozenset()))
     assert (results.hits, results.total) == ([], 0)

@@ -71,6 +71,13 @@ def test_hits_deep_link_to_sections_entities_and_operations(http: TestClient) ->
     assert str(operation["url"]).startswith("/docs/staff/apis/default/public-api/#")
     assert things["facets"]["type"] == {"operation": things["total"]}
 
+    # A search box that shows no facets asks for none: the same hits, nothing counted.
+    params = {"q": "list things", "kind": "operation", "facets": "false"}
+    quick = http.get("/api/v1/search", params=params).json()
+    assert [h["id"] for h in quick["hits"]] == [h["id"] for h in things["hits"]]
+    assert quick["total"] == things["total"]
+    assert quick["facets"] == {"type": {}, "kind": {}, "owner": {}, "tag": {}}
+
 
 def test_a_site_search_box_keeps_links_in_its_own_site(http: TestClient) -> None:
     params = {"q": "restart workers", "prefer": "builders"}

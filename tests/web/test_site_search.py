@@ -107,7 +107,9 @@ def test_a_sites_search_box_finds_other_audiences_pages_through_the_portal(tab: 
     href = hit.first.get_attribute("href") or ""
     assert re.search(r"/docs/(?!new-developers/)[a-z-]+/operations/deployment/", href), href
     # The answer came from the portal's search, asked by the worker in this page.
-    assert any("/api/v1/search?q=rolling+back&" in url for url in tab.requests), tab.requests
+    asked = [url for url in tab.requests if "/api/v1/search?q=rolling+back&" in url]
+    assert asked, tab.requests
+    assert all("facets=false" in url for url in asked)  # the box shows no facets
     tab.shot("site-search")
 
     hit.first.click()

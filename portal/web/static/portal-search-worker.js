@@ -75,7 +75,8 @@ async function search(query) {
   if (pending !== null) pending.abort();
   if (!query.trim()) return { type: RESULT, data: { items: [] } };
   pending = new AbortController();
-  const params = new URLSearchParams({ q: query, limit: String(LIMIT) });
+  // The search box shows no facets: the portal need not count them.
+  const params = new URLSearchParams({ q: query, limit: String(LIMIT), facets: "false" });
   if (SITE) params.set("prefer", SITE); // results stay in this site when it has them
   try {
     const response = await fetch(`/api/v1/search?${params}`, {
