@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import pkgutil
 import re
-from typing import Any
+import sys
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from portal.secrets import mask
 
-__all__ = ["MaskingFormatter", "log_config", "masked"]
+__all__ = ["REQUEST_ID", "JsonFormatter", "MaskingFormatter", "log_config", "masked"]
+
+# The id of the request being served (set by portal.web.observe): every line logged
+# while serving it carries the id, whichever logger wrote it.
+REQUEST_ID: ContextVar[str | None] = ContextVar("portal_request_id", default=None)
+
+LogFormat = Literal["auto", "json", "text"]
 
 # Credentials that can appear in a request line or a message: API tokens, bearer
 # values, and the one-time values of a sign-in callback.
@@ -52,13 +62,60 @@ class MaskingFormatter(logging.Formatter):
         return masked(self.inner.format(record))
 
 
-def log_config() -> dict[str, Any]:
+# What every LogRecord has; anything else on a record was passed as ``extra=``.
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's coloured copy of the message
+    "taskName",
+}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the request id, and every
+    ``extra=`` field, each string masked on its own (masking the encoded line could miss a
+    secret that JSON escapes)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        event: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": masked(record.getMessage()),
+        }
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            event["request_id"] = request_id
+        for key, value in record.__dict__.items():
+            if key in _STANDARD or key.startswith("_"):
+                continue
+            if value is None or isinstance(value, bool | int | float):
+                event[key] = value
+            else:
+                event[key] = masked(value if isinstance(value, str) else repr(value))
+        if record.exc_info:
+            event["exception"] = masked(self.formatException(record.exc_info))
+        if record.stack_info:
+            event["stack"] = masked(self.formatStack(record.stack_info))
+        return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+
+
+def log_config(log_format: LogFormat = "text") -> dict[str, Any]:
     """uvicorn's logging setup with every formatter masked, the portal's own logger, and
-    other libraries' warnings going through the same masked handler."""
+    other libraries' warnings going through the same masked handler.
+
+    ``json``: one JSON object per line (for a log collector); ``text``: uvicorn's lines,
+    for a person; ``auto``: text when standard error is a terminal, else JSON.
+    """
     from uvicorn.config import LOGGING_CONFIG
 
+    if log_format == "auto":
+        log_format = "text" if sys.stderr.isatty() else "json"
     config = copy.deepcopy(LOGGING_CONFIG)
     for name, options in config["formatters"].items():
+        if log_format == "json":
+            config["formatters"][name] = {"()": JsonFormatter}
+            continue
         inner = options.pop("()")  # uvicorn names its formatter classes by their dotted path
         config["formatters"][name] = {
             "()": MaskingFormatter.wrapping,

@@ -101,15 +101,22 @@ def _remember(value: str) -> None:
 def remember_secrets(settings: Settings) -> None:
     """Mask the secret-bearing settings in log output, whether references or plain values.
 
-    That is every ``*_secret`` and ``*_password`` setting (the OIDC client secret, the
-    session secret) and the password inside every ``*_url`` setting (the database's).
+    That is every ``*_secret``, ``*_password``, ``*_token`` and ``*_connection_string``
+    setting (the OIDC client secret, the session secret, the metrics token, the site store's
+    connection string with its account key) and the password inside every ``*_url``
+    setting (the database's).
     Call it with the settings as resolved, at start-up.
     """
     for field, value in settings:
         if not isinstance(value, str) or not value or is_reference(value):
             continue
-        if field.endswith(("_secret", "_password")):
+        if field.endswith(("_secret", "_password", "_token", "_connection_string")):
             _remember(value)
+        if field.endswith("_connection_string"):  # its key also on its own
+            for part in value.split(";"):
+                name, _, secret = part.partition("=")
+                if name.strip().lower() in ("accountkey", "sharedaccesssignature"):
+                    _remember(secret)
         elif field.endswith("_url"):
             try:
                 password = urlsplit(value).password

@@ -9,16 +9,23 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.exceptions import ConfigError
 
-__all__ = ["Database"]
+__all__ = ["UNREACHABLE", "Database"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# What SQLAlchemy raises when the database cannot be reached (down, restarting, the
+# network gone, every pooled connection busy): the portal answers 503 and goes on.
+UNREACHABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeout)
+# Seconds a new PostgreSQL connection may take: a database behind a dead network
+# answers 503 in seconds rather than after the system's TCP timeout (minutes).
+CONNECT_TIMEOUT = 5
 
 
 class Database:
@@ -36,7 +43,14 @@ class Database:
             if self.sqlite and parsed.database and parsed.database != ":memory:"
             else None
         )
-        self.engine: Engine = create_engine(url, pool_pre_ping=True)
+        # pool_pre_ping: a connection that died with the server (a restart) is replaced
+        # when next taken from the pool, so the portal recovers without a restart.
+        connect_args = (
+            {"connect_timeout": CONNECT_TIMEOUT}
+            if parsed.get_backend_name() == "postgresql"
+            else {}
+        )
+        self.engine: Engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
         if self.sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -56,6 +70,11 @@ class Database:
         """A unit of work: committed when the block ends, rolled back on any exception."""
         with self._sessions.begin() as session:
             yield session
+
+    def ping(self) -> None:
+        """Raise one of :data:`UNREACHABLE` unless the database answers a query now."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -89,6 +89,8 @@ class SearchIndex:
         # instead of reading every stored document back (a quarter second at 36,000).
         self._digests: dict[str, str] | None = None
         self._write = threading.Lock()
+        # Told (operation, seconds) after each search and suggestion: the portal's metrics.
+        self.timings: list[Callable[[str, float], None]] = []
         # The newest request wins: a sync reads everything anew, so older ones add nothing.
         self._worker: Coalescing[tuple[Callable[[], Iterable[SearchDoc]], str]] = Coalescing(
             "portal-search", self._sync_from, lambda _older, newer: newer
@@ -101,12 +103,25 @@ class SearchIndex:
     # -- reading ---------------------------------------------------------------
 
     def search(self, query: SearchQuery) -> SearchResults:
-        return self.engine.search(query)
+        started = time.perf_counter()
+        try:
+            return self.engine.search(query)
+        finally:
+            self._timed("search", started)
 
     def suggest(
         self, prefix: str, audiences: frozenset[str], limit: int = 8
     ) -> Sequence[SearchHit]:
-        return self.engine.suggest(prefix, audiences, limit)
+        started = time.perf_counter()
+        try:
+            return self.engine.suggest(prefix, audiences, limit)
+        finally:
+            self._timed("suggest", started)
+
+    def _timed(self, operation: str, started: float) -> None:
+        seconds = time.perf_counter() - started
+        for timing in self.timings:
+            timing(operation, seconds)
 
     def audiences_of(self, doc_id: str) -> tuple[str, ...] | None:
         """The audiences whose sites hold a document; None before the first sync."""
