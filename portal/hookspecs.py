@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from portal.catalog.kinds import KindSpec
     from portal.catalog.model import Catalog, Entity
     from portal.problems import Report
+    from portal.scorecards import CheckType
     from portal.search.engine import SearchEngine
     from portal.settings import Settings
 
@@ -37,6 +38,11 @@ def portal_catalog_check_entity(entity: Entity, report: Report) -> None:
 @hookspec
 def portal_catalog_loaded(catalog: Catalog, report: Report) -> None:
     """Inspect the whole catalog once it is loaded and related (cross-entity checks)."""
+
+
+@hookspec
+def portal_scorecard_checks() -> list[CheckType]:  # type: ignore[empty-body]
+    """Return check types scorecard rules can name (a later one replaces one of the same name)."""
 
 
 @hookspec

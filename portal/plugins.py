@@ -17,7 +17,7 @@ __all__ = ["BUILTIN_PLUGINS", "ENTRY_POINT_GROUP", "get_plugin_manager"]
 ENTRY_POINT_GROUP = "quantum_portal"
 
 # Modules whose hook implementations are the portal's own behaviour.
-BUILTIN_PLUGINS = ("portal.catalog.builtin", "portal.search.builtin")
+BUILTIN_PLUGINS = ("portal.catalog.builtin", "portal.scorecards.builtin", "portal.search.builtin")
 
 
 def get_plugin_manager(root: Path | None = None) -> pluggy.PluginManager:

@@ -26,6 +26,7 @@ def test_builtin_kinds_come_through_the_hook() -> None:
         "Group",
         "User",
         "Location",
+        "Scorecard",
     }
 
 

@@ -172,7 +172,7 @@ def test_unknown_kind_is_kept_with_a_warning(make_catalog: MakeCatalog) -> None:
     assert formatted(result) == [
         "catalog/template.yaml:2:7: warning: kind: unknown kind 'Template': the entity is "
         "kept without kind-specific checks (known kinds: API, Component, Domain, Group, "
-        "Location, Resource, System, User)"
+        "Location, Resource, Scorecard, System, User)"
     ]
     assert parse_ref("template:springboot-template") in result.catalog
 
