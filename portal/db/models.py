@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
@@ -16,6 +27,9 @@ __all__ = [
     "BuildState",
     "RegisteredEntity",
     "Registration",
+    "ScorecardEntityState",
+    "ScorecardRun",
+    "ScorecardVersion",
     "WebSession",
 ]
 
@@ -147,3 +161,69 @@ class AuditEvent(Base):
     outcome: Mapped[str] = mapped_column(String(20), default="ok")  # ok, denied, failed
     source: Mapped[str] = mapped_column(String(100), default="")  # client address
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ScorecardVersion(Base):
+    """One definition of a scorecard, by its version hash: the rule order its runs' status
+    strings follow, and each rule's own signature (so a change can be pinned on a rule)."""
+
+    __tablename__ = "scorecard_versions"
+
+    scorecard: Mapped[str] = mapped_column(String(600), primary_key=True)  # its entity ref
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # [[rule id, signature], ...] in rule order; signature: a hash of what decides its result.
+    rules: Mapped[list[list[str]]] = mapped_column(JSON)
+    levels: Mapped[list[str]] = mapped_column(JSON)  # lowest first
+    # A hash of the scorecard-wide part (appliesTo, levels): when it changes, every rule did.
+    scope: Mapped[str] = mapped_column(String(64))
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ScorecardRun(Base):
+    """One evaluation of one scorecard: when, why, which definition, and its totals.
+
+    ``summary`` holds what the scorecard's and each team's trend need, so those trends
+    read one row per run: ``levels`` (level or "" -> entities), ``score`` (mean),
+    ``owners`` (owner ref -> {"levels": {...}, "score": mean}), ``failing`` (rule -> count).
+    """
+
+    __tablename__ = "scorecard_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    scorecard: Mapped[str] = mapped_column(String(600))
+    version: Mapped[str] = mapped_column(String(64))
+    trigger: Mapped[str] = mapped_column(String(20))  # startup, registration, build
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    evaluated_on: Mapped[date] = mapped_column(Date)  # the day exemptions and reviews were judged
+    entities: Mapped[int] = mapped_column(Integer)
+    changed: Mapped[int] = mapped_column(Integer)  # entity states this run wrote
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_scorecard_runs_scorecard_id", "scorecard", "id"),)
+
+
+class ScorecardEntityState(Base):
+    """An entity's result on a scorecard from run ``run_id`` on, written only when it changed.
+
+    The entity's state at any run is its latest row at or before that run. ``statuses``
+    has one letter per rule, in the order of the run's version (p pass, f fail, e exempt,
+    n not applicable). ``present`` is False from the run on which the entity left the
+    scorecard (removed from the catalog, or no longer matched by appliesTo).
+    """
+
+    __tablename__ = "scorecard_entity_states"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("scorecard_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    entity: Mapped[str] = mapped_column(String(600), primary_key=True)
+    scorecard: Mapped[str] = mapped_column(String(600))  # as the run's, for the index below
+    owner: Mapped[str | None] = mapped_column(String(600))
+    level: Mapped[str | None] = mapped_column(String(100))
+    level_index: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    statuses: Mapped[str] = mapped_column(Text, default="")
+    present: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    __table_args__ = (Index("ix_scorecard_entity_states_lookup", "scorecard", "entity", "run_id"),)

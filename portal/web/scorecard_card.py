@@ -1,0 +1,156 @@
+"""The scorecard part of an entity page: per scorecard its level, every rule's outcome with
+the fix, and its trend; on a team's page, how the team's entities fare.
+
+Built here, not in the template, so the page only lays out what this module decided.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from markupsafe import Markup
+
+from portal.catalog import Entity, EntityRef
+from portal.db import UNREACHABLE
+from portal.db.scorecard_trends import Change, entity_trend
+from portal.scorecards import EntityResult, Rule, RuleOutcome, ScorecardResult
+from portal.sites import urls
+from portal.sites.config import best_audience
+from portal.web.markdown_text import Resolver, render_markdown
+from portal.web.scorecard_runs import ScorecardRuns
+from portal.web.trend_chart import entity_chart
+
+if TYPE_CHECKING:
+    from portal.web.runtime import Portal
+
+__all__ = [
+    "EntityCard",
+    "RuleRow",
+    "TeamRow",
+    "docs_links",
+    "entity_card",
+    "level_colors",
+    "team_rows",
+]
+
+log = logging.getLogger(__name__)
+TREND_RUNS = 50
+
+
+def level_colors(result: ScorecardResult) -> dict[str, str]:
+    return {level.name: level.color for level in result.levels}
+
+
+def docs_links(portal: Portal) -> Resolver:
+    """Where a fix's relative link to a docs page leads: that page in the widest internal site.
+
+    Fixes link as if written in a page one folder below the docs folder, as the standards
+    page is (``../operations/on-call.md``). A link to no known page loses its address.
+    """
+    docs = portal.docs
+
+    def resolve(href: str) -> str | None:
+        path, _, anchor = href.partition("#")
+        if docs is None or not path.endswith(".md"):
+            return None
+        page = docs.pages.get(posixpath.normpath(posixpath.join("_", path)))
+        if page is None:
+            return None
+        names = [n for n, a in portal.audiences.items() if a.includes_page(page)]
+        best = best_audience(portal.audiences, names)
+        return urls.portal_url("", best, page.path, anchor) if best is not None else None
+
+    return resolve
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRow:
+    rule: Rule
+    outcome: RuleOutcome
+    fix: Markup  # the rule's fix, rendered
+
+
+@dataclass(frozen=True, slots=True)
+class ScorecardCard:
+    result: ScorecardResult
+    row: EntityResult
+    color: str | None
+    rules: list[RuleRow]
+    chart: Markup | None  # None when the history cannot be read now
+    changes: list[tuple[str, Change]]  # (when, change), newest first
+
+
+@dataclass(frozen=True, slots=True)
+class TeamRow:
+    result: ScorecardResult
+    counts: list[tuple[str | None, str | None, int]]  # level (None: below first), color, entities
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class EntityCard:
+    """``state``: ready, evaluating or failed (``failure`` says why)."""
+
+    state: str
+    failure: str | None
+    cards: list[ScorecardCard]
+    team: list[TeamRow]
+
+
+def entity_card(portal: Portal, entity: Entity) -> EntityCard:
+    runs = portal.scorecards
+    evaluation = runs.current
+    if evaluation is None:
+        state = "failed" if runs.failure else "evaluating"
+        return EntityCard(state, runs.failure, [], [])
+    links = docs_links(portal)
+    cards = [_card(runs, result, row, links) for result, row in evaluation.of_entity(entity.ref)]
+    team = team_rows(evaluation.results, entity.ref) if entity.ref.kind in ("group", "user") else []
+    return EntityCard("ready", None, cards, team)
+
+
+def _card(
+    runs: ScorecardRuns, result: ScorecardResult, row: EntityResult, links: Resolver
+) -> ScorecardCard:
+    rules = {rule.id: rule for rule in result.rules}
+    rows = [
+        RuleRow(rules[o.rule], o, render_markdown(rules[o.rule].fix, links))
+        for o in row.outcomes
+        if o.rule in rules
+    ]
+    colors = level_colors(result)
+    chart: Markup | None = None
+    changes: list[tuple[str, Change]] = []
+    try:
+        trend = entity_trend(runs.history, str(result.ref), str(row.entity), TREND_RUNS)
+    except UNREACHABLE as exc:  # the page is drawn from memory; only the trend needs the database
+        log.warning("scorecard history unavailable: %s", type(exc).__name__)
+    else:
+        title = f"{row.entity.name} on {result.scorecard.title}: level at each evaluation"
+        chart = entity_chart(trend, colors, title)
+        changes = [
+            (p.run.at.strftime("%Y-%m-%d %H:%M"), p.change)
+            for p in reversed(trend.points)
+            if p.change is not None and p.change.kind not in ("new", "changed")
+        ]
+    return ScorecardCard(result, row, colors.get(row.level or ""), rows, chart, changes)
+
+
+def team_rows(results: tuple[ScorecardResult, ...], owner: EntityRef) -> list[TeamRow]:
+    """Per scorecard, the owner's entities per level (scorecards where it owns none left out)."""
+    out = []
+    for result in results:
+        mine = [row for row in result.entities if row.owner == owner]
+        if not mine:
+            continue
+        colors = level_colors(result)
+        order: list[str | None] = [None, *(level.name for level in result.levels)]
+        counts = [
+            (level, colors.get(level) if level else None, sum(1 for r in mine if r.level == level))
+            for level in order
+        ]
+        out.append(TeamRow(result, counts, len(mine)))
+    return out
