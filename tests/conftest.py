@@ -12,6 +12,9 @@ import pytest
 from portal.catalog import LoadResult, load_catalog
 from portal.settings import Settings
 
+# Fixtures of real services shared by several test folders (each started once a session).
+pytest_plugins = ["tests.azurite"]
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 CORPORA = SHARED / "corpora"
