@@ -13,6 +13,7 @@ import hashlib
 import os
 import pickle
 import sys
+import threading
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -82,7 +83,8 @@ class EntryCache:
         if self.path is None or not (self._changed or self._used.keys() != self._old.keys()):
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        # Per process and thread: the portal's workers (search, scorecards) load models at once.
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         with open(tmp, "wb") as fh:
             pickle.dump((self.version, self._used), fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, self.path)

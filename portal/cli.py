@@ -117,17 +117,26 @@ def _summary(report: Report, files: int, entities: int, pages: int) -> str:
     default=None,
     help="Where the sites go, one folder per audience (default: <root>/site).",
 )
-def build(root: Path | None, audiences: tuple[str, ...], out: Path | None) -> None:
+@click.option(
+    "--publish",
+    is_flag=True,
+    help="Then publish the sites to the site store (PORTAL_SITE_STORE=azure): every replica "
+    "switches to the new build at once.",
+)
+def build(root: Path | None, audiences: tuple[str, ...], out: Path | None, publish: bool) -> None:
     """Build one MkDocs-material site per audience from docs/, the catalog and API definitions.
 
     Every problem is reported first; with any error nothing is built and the
-    previous sites stay as they were.
+    previous sites stay as they were. With --publish, nothing is published either.
     """
     from portal.exceptions import ValidationFailed
     from portal.sites.build import build_sites
     from portal.sites.progress import BuildProgress
 
-    settings = _settings(root)
+    # kv://, env:// and file:// settings (the database's URL, the site store's connection
+    # string) resolved as `portal serve` resolves them.
+    settings = _resolved_settings(_settings(root))
+    store = _publish_store(settings) if publish else None
     try:
         model = _build_model(settings)
         with BuildProgress() as progress:
@@ -153,6 +162,57 @@ def build(root: Path | None, audiences: tuple[str, ...], out: Path | None) -> No
             err=True,
         )
     click.echo(f"built {len(result.sites)} sites in {result.seconds:.1f} s", err=True)
+    if store is not None:
+        _publish(settings, store, list(audiences) or _site_audiences(result), out)
+
+
+def _resolved_settings(settings: Settings) -> Settings:
+    from portal.secrets import resolve_settings
+
+    return resolve_settings(settings, vault_url_template=settings.keyvault_url_template)
+
+
+def _publish_store(settings: Settings) -> Any:
+    """The site store to publish to, checked before a long build: bad settings fail at once."""
+    if settings.site_store != "azure":
+        raise click.UsageError(
+            "--publish: PORTAL_SITE_STORE is local, where `portal build` alone is enough; set "
+            "PORTAL_SITE_STORE=azure and PORTAL_SITE_STORE_CONNECTION_STRING (or "
+            "PORTAL_SITE_STORE_URL) to publish to Azure Blob Storage"
+        )
+    from portal.sites.blob import BlobSites
+
+    store = BlobSites(settings)
+    try:
+        store.check()
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def _site_audiences(result: Any) -> list[str]:
+    return sorted(site.audience for site in result.sites)
+
+
+def _publish(settings: Settings, store: Any, audiences: list[str], out: Path | None) -> None:
+    from portal.sites.publish import publish_sites
+
+    try:
+        published = publish_sites(settings, audiences, out=out, store=store)
+    finally:
+        store.close()
+    for name in published.published:
+        click.echo(f"{name:<16} published as build {published.build}", err=True)
+    for name in published.unchanged:
+        click.echo(f"{name:<16} unchanged: the published build has the same files", err=True)
+    for name in published.superseded:
+        click.echo(f"{name:<16} not switched: another publisher's newer build serves", err=True)
+    click.echo(
+        f"published in {published.seconds:.1f} s: {published.uploaded} files uploaded "
+        f"({published.uploaded_bytes / 1e6:.1f} MB), {published.reused} already in the store",
+        err=True,
+    )
 
 
 def _build_model(settings: Settings) -> Any:
@@ -168,8 +228,16 @@ def _build_model(settings: Settings) -> Any:
 
 @cli.command()
 @root_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="PORTAL_HOST",
+    help="Address to listen on (or PORTAL_HOST, as in the container image).",
+)
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), envvar="PORTAL_PORT"
+)
 @click.option("--reload", is_flag=True, help="Restart when the portal's code changes.")
 @click.option("--no-build", is_flag=True, help="Serve the sites as they are; build nothing first.")
 def serve(root: Path | None, host: str, port: int, reload: bool, no_build: bool) -> None:
@@ -189,7 +257,10 @@ def serve(root: Path | None, host: str, port: int, reload: bool, no_build: bool)
             "is configured (PORTAL_OIDC_ISSUER), and that identity may only listen on "
             "loopback (127.0.0.1 or ::1)"
         )
-    if not no_build:
+    if settings.site_store != "local":
+        # Replicas serve what `portal build --publish` published; they build nothing.
+        click.echo("sites: served from the site store (PORTAL_SITE_STORE)", err=True)
+    elif not no_build:
         _serve_build(settings)
     display = f"[{host}]" if ":" in host else host
     click.echo(f"Quantum Portal: http://{display}:{port}/  (Ctrl+C stops it)", err=True)
@@ -210,7 +281,10 @@ def serve(root: Path | None, host: str, port: int, reload: bool, no_build: bool)
         reload=reload,
         reload_dirs=[str(Path(__file__).parent)] if reload else None,
         log_level="info",
-        log_config=log_config(),
+        # Text on a terminal, JSON lines otherwise (PORTAL_LOG_FORMAT); the portal logs
+        # each request itself (portal.web.observe), with its id, user and route.
+        log_config=log_config(settings.log_format),
+        access_log=False,
         # Forwarded headers count only from the proxies the settings name.
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
@@ -335,6 +409,139 @@ def search(
         if snippet:
             click.echo(f"  {snippet[:160]}")
     click.echo(f"{results.total} result{'s' * (results.total != 1)}", err=True)
+
+
+def _today(value: Any) -> Any:
+    return value.date() if value is not None else None
+
+
+today_option = click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Evaluate as on this date, YYYY-MM-DD (exemptions' expiry, docs' age; default: today).",
+)
+scorecard_option = click.option(
+    "--scorecard",
+    "names",
+    multiple=True,
+    metavar="NAME",
+    help="Only this scorecard (repeatable; default: every scorecard).",
+)
+
+
+@cli.group(invoke_without_command=True)
+@root_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv", "markdown"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--entity",
+    "entities",
+    multiple=True,
+    metavar="REF",
+    help="Only this entity, with every rule's outcome (repeatable; kind defaults to component).",
+)
+@click.option(
+    "--fail-under",
+    metavar="LEVEL",
+    default=None,
+    help="Exit 1 when a selected entity is below this level (e.g. silver).",
+)
+@scorecard_option
+@today_option
+@click.pass_context
+def scorecard(
+    ctx: click.Context,
+    root: Path | None,
+    fmt: str,
+    entities: tuple[str, ...],
+    fail_under: str | None,
+    names: tuple[str, ...],
+    today: Any,
+) -> None:
+    """Evaluate the scorecards: each entity's level, score and failing rules with reasons.
+
+    Exit status: 0, or 1 when an entity is below --fail-under or the scorecards have errors.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from datetime import date
+
+    from portal.scorecards.cli import report_command
+
+    settings = _settings(root)
+    status = report_command(
+        _build_model(settings),
+        fmt=fmt,
+        entities=entities,
+        names=names,
+        fail_under=fail_under,
+        today=_today(today) or date.today(),
+    )
+    sys.exit(status)
+
+
+@scorecard.command("diff")
+@root_option
+@click.option("--base", required=True, metavar="GIT-REF", help="The commit to compare with.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["markdown", "text", "json"]),
+    default="markdown",
+    show_default=True,
+)
+@click.option("--fail-on-regression", is_flag=True, help="Exit 1 when an entity drops a level.")
+@scorecard_option
+@today_option
+def scorecard_diff(
+    root: Path | None,
+    base: str,
+    fmt: str,
+    fail_on_regression: bool,
+    names: tuple[str, ...],
+    today: Any,
+) -> None:
+    """What the working tree changes in the scorecards against --base, per entity and rule.
+
+    Markdown by default, ready to post on a pull request.
+    """
+    from datetime import date
+
+    from portal.scorecards.cli import diff_command
+
+    status = diff_command(
+        _settings(root),
+        base=base,
+        fmt=fmt,
+        names=names,
+        today=_today(today) or date.today(),
+        fail_on_regression=fail_on_regression,
+    )
+    sys.exit(status)
+
+
+@scorecard.command("test")
+@root_option
+@scorecard_option
+@today_option
+def scorecard_test(root: Path | None, names: tuple[str, ...], today: Any) -> None:
+    """Run every rule's fixtures: entities each rule must pass, and must fail.
+
+    Exit status: 0 when every fixture gives the promised outcome, else 1.
+    """
+    from datetime import date
+
+    from portal.model import load_model
+    from portal.scorecards.cli import test_command
+
+    model = load_model(_settings(root))
+    sys.exit(test_command(model, names=names, today=_today(today) or date.today()))
 
 
 @cli.group()

@@ -24,12 +24,15 @@ from portal.catalog import (
     problem_at,
 )
 from portal.docs import DocSet, load_docs
+from portal.live.environments import read_environments
 from portal.problems import Problem, Report, display_path
 from portal.settings import Settings
 from portal.sites.config import SiteConfig, load_site_config
 
 if TYPE_CHECKING:
     from portal.apis import ApiReference
+    from portal.live import Environment
+    from portal.scorecards import Scorecard
 
 __all__ = ["Model", "cache_dir", "load_model"]
 
@@ -46,6 +49,10 @@ class Model:
     docs: DocSet
     entity_docs: dict[EntityRef, DocSet] = field(default_factory=dict)
     apis: dict[EntityRef, ApiReference] = field(default_factory=dict)
+    # Compiled once here; those with errors are reported and left out.
+    scorecards: list[Scorecard] = field(default_factory=list)
+    # Where each entity runs (portal.live): declared environments, read once here.
+    environments: dict[EntityRef, tuple[Environment, ...]] = field(default_factory=dict)
 
 
 def load_model(
@@ -61,7 +68,11 @@ def load_model(
     With ``cache``, pages' parses and API references computed before from the
     same text are taken from :func:`cache_dir` (see ``portal.cache``).
     """
-    result: LoadResult = load_catalog(settings, registered=registered)
+    from portal.plugins import get_plugin_manager
+    from portal.scorecards import load_scorecards
+
+    pm = get_plugin_manager(settings.root)
+    result: LoadResult = load_catalog(settings, pm=pm, registered=registered)
     report = result.report
     site = load_site_config(settings.root, report) if with_docs else None
     audiences = set(site.audiences) if site else set()
@@ -81,6 +92,7 @@ def load_model(
         else DocSet(docs_dir)
     )
     model = Model(settings, result.catalog, report, result.files, site, docs)
+    model.environments = read_environments(result.catalog, report, settings.live_environments)
     if with_docs:
         if site is not None:
             for entity in result.catalog:
@@ -90,6 +102,7 @@ def load_model(
         apis.save()
     if site is not None:  # else no page was read, and the cache keeps what it holds
         pages.save()
+    model.scorecards = load_scorecards(model.catalog, pm, report)
     return model
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -68,6 +71,40 @@ class Settings(BaseSettings):
     site_dir: Path | None = Field(
         default=None,
         description="Where built sites live and are served from. Default: <root>/site.",
+    )
+    site_store: Literal["local", "azure"] = Field(
+        default="local",
+        description="Where the portal serves built sites from: local (the site folder, as "
+        "portal build leaves it) or azure (Azure Blob Storage: portal build --publish uploads "
+        "a build and switches to it; every replica serves the build the store names, from a "
+        "local cache).",
+    )
+    site_store_connection_string: str = Field(
+        default="",
+        description="Connection string of the storage account that holds the published sites "
+        "(a kv:// reference in production). Empty: PORTAL_SITE_STORE_URL with an Azure AD "
+        "credential.",
+    )
+    site_store_url: str = Field(
+        default="",
+        description="Blob service URL (https://<account>.blob.core.windows.net), reached with "
+        "DefaultAzureCredential (a managed or workload identity) when there is no connection "
+        "string.",
+    )
+    site_store_container: str = Field(
+        default="portal-sites",
+        description="The blob container of the published sites; create it before publishing.",
+    )
+    site_store_poll_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often a replica asks the site store whether a new build was published "
+        "(a conditional read of one small blob).",
+    )
+    site_cache_dir: Path | None = Field(
+        default=None,
+        description="Where a replica keeps the published builds it serves. "
+        "Default: <data folder>/site-cache.",
     )
     search_engine: str = Field(
         default="tantivy",
@@ -136,9 +173,68 @@ class Settings(BaseSettings):
         "X-Forwarded-For and X-Forwarded-Proto headers are believed (client address for "
         "rate limits and the audit log; https for Secure cookies and HSTS).",
     )
+    metrics_token: str = Field(
+        default="",
+        description="Bearer token a Prometheus scraper sends to read /metrics (a kv://, env:// "
+        "or file:// reference in production). Empty: only PORTAL_METRICS_ALLOWED_NETWORKS.",
+    )
+    metrics_allowed_networks: list[str] = Field(
+        default=["127.0.0.0/8", "::1/128"],
+        description="Networks (CIDR) from which /metrics may be read without the token. "
+        "[] requires the token from everywhere.",
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="portal serve's log lines: json (one object per line), text (for a "
+        "person), or auto: text on a terminal, else JSON.",
+    )
     keyvault_url_template: str = Field(
         default="https://{vault}.vault.azure.net",
         description="URL of a Key Vault; {vault} is the vault name of kv://<vault>/<secret>.",
+    )
+
+    live_environments: list[str] = Field(
+        default=["development", "staging", "production"],
+        description="The environments catalog entities may declare "
+        "(portal.quantum.dev/environment.<name>), in the order pages show them.",
+    )
+    live_public_environments: list[str] = Field(
+        default=["production"],
+        description="Environments whose server URLs the public audience's API reference lists.",
+    )
+    live_allowed_hosts: list[str] | None = Field(
+        default=None,
+        description="Hosts the portal may probe and the try-it console may call: api.example.com, "
+        "*.example.com, an address or a network (10.0.0.0/8), each optionally with :port. "
+        "Loopback, private and link-local addresses are refused unless listed as addresses or "
+        'networks. Unset: ["127.0.0.1:8000"] (portal serve\'s own address) while no single '
+        "sign-on is configured, else nothing.",
+    )
+    live_probe_interval: float = Field(
+        default=60.0,
+        ge=0,
+        description="Seconds between health probes of one endpoint; 0 probes only on demand.",
+    )
+    live_timeout: float = Field(
+        default=3.0, gt=0, description="Seconds one probe or try-it request may take."
+    )
+    live_max_bytes: int = Field(
+        default=64 * 1024,
+        gt=0,
+        description="Largest answer read from a live service, in bytes (a larger probe answer "
+        "is refused; the try-it console shows the first bytes).",
+    )
+    live_history: int = Field(
+        default=20, gt=0, description="How many recent probes of each endpoint are kept."
+    )
+    live_failures_before_pause: int = Field(
+        default=3,
+        gt=0,
+        description="Consecutive failed probes after which an endpoint's circuit breaker stops "
+        "probing it for a back-off that doubles with each further failure.",
+    )
+    live_max_backoff: float = Field(
+        default=3600.0, gt=0, description="Longest back-off of a paused endpoint, in seconds."
     )
 
     @property
@@ -158,8 +254,46 @@ class Settings(BaseSettings):
         return self.site_dir if self.site_dir is not None else self.root / "site"
 
     @property
+    def site_cache_path(self) -> Path:
+        if self.site_cache_dir is not None:
+            return self.site_cache_dir
+        return self.data_path / "site-cache"
+
+    @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.data_path / 'portal.db'}"
+
+    @field_validator("metrics_allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{network!r} is not a network (expected CIDR such as 10.0.0.0/8 or fd00::/8)"
+                ) from None
+        return value
+
+    @field_validator("live_allowed_hosts")
+    @classmethod
+    def _live_hosts(cls, value: list[str] | None) -> list[str] | None:
+        from portal.live.guard import parse_entry
+
+        for entry in value or []:
+            parse_entry(entry)  # a ValueError names the entry and what is accepted
+        return value
+
+    @field_validator("site_store_container")
+    @classmethod
+    def _container_name(cls, value: str) -> str:
+        # Azure's rule for container names, checked here rather than by a failed request.
+        if not re.fullmatch(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]", value):
+            raise ValueError(
+                f"{value!r} is not a container name (3-63 lowercase letters, digits and "
+                "single hyphens, starting and ending with a letter or digit, e.g. portal-sites)"
+            )
+        return value
 
     @field_validator("root")
     @classmethod

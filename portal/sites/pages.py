@@ -6,6 +6,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from portal.catalog import Entity, EntityRef
+from portal.live.environments import api_servers
 from portal.sites import urls
 
 if TYPE_CHECKING:
@@ -273,4 +274,32 @@ def api_page(plan: AudiencePlan, entity: Entity) -> str:
     body = reference.markdown
     # The reference starts with its h1; the catalog link goes right under it.
     first, _, rest = body.partition("\n")
-    return front_matter(reference.title, entity.description) + first + note + rest
+    return (
+        front_matter(reference.title, entity.description)
+        + first
+        + note
+        + _live(plan, entity)
+        + rest
+    )
+
+
+def _live(plan: AudiencePlan, entity: Entity) -> str:
+    """Each environment's server URL, linked (portal.live); the public audience sees only
+    PORTAL_LIVE_PUBLIC_ENVIRONMENTS, and only internal ones get the portal's try-it link."""
+    model = plan.model
+    servers = api_servers(entity, model.catalog, model.environments)
+    if plan.audience.public:
+        shown = model.settings.live_public_environments
+        servers = tuple(s for s in servers if s.name in shown)
+    if not servers:
+        return ""
+    out = ["\n## Live servers\n", "| Environment | Server |", "|---|---|"]
+    out.extend(f"| {cell(s.name)} | [{cell(s.url)}]({s.url}) |" for s in servers)
+    if not plan.audience.public:
+        base = plan.base_url.rstrip("/")
+        ref = entity.ref
+        out.append(
+            f"\n[Try it]({base}/catalog/{ref.kind}/{ref.namespace}/{ref.name}/try): send a "
+            "request to one of these servers from the portal (allow-listed hosts only)."
+        )
+    return "\n".join(out) + "\n"

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import Response
 
 from portal import __version__
 from portal.auth import access
@@ -18,7 +19,9 @@ from portal.catalog.query import SORTS, CatalogIndex, QueryError
 from portal.catalog.refs import parse_ref
 from portal.problems import Problem
 from portal.web.identity import current_user
+from portal.web.ops import unavailable_instead_of
 from portal.web.runtime import Outcome, Portal, Rejected, Submission
+from portal.web.scorecards_api import router as scorecards_router
 from portal.web.search import api_router as search_router
 
 __all__ = ["create_api"]
@@ -119,7 +122,10 @@ def create_api(portal: Portal) -> FastAPI:
         return JSONResponse(api.openapi())
 
     @api.exception_handler(access.Denied)
-    async def denied(_request: Request, exc: access.Denied) -> JSONResponse:
+    async def denied(request: Request, exc: access.Denied) -> Response:
+        instead = unavailable_instead_of(request, exc)  # a 503 while the database is down
+        if instead is not None:
+            return instead
         response = _error(exc.status, exc.reason)
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="portal"'
@@ -280,6 +286,14 @@ def create_api(portal: Portal) -> FastAPI:
             400: {"model": ErrorOut, "description": "A bad parameter, named in `detail`."},
             401: {"model": ErrorOut, "description": "Signing in would show more."},
             403: {"model": ErrorOut, "description": "An audience the caller may not read."},
+        },
+    )
+    api.include_router(
+        scorecards_router,
+        responses={
+            400: {"model": ErrorOut, "description": "A bad filter or cursor, named in `detail`."},
+            404: {"model": ErrorOut, "description": "No such scorecard or entity."},
+            503: {"model": ErrorOut, "description": "Not evaluated yet (just started)."},
         },
     )
     return api

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import importlib.util
+import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,15 +25,19 @@ from portal.auth.oidc import check_settings
 from portal.auth.sessions import ClearStaleCookie
 from portal.auth.tokens import TokenAuthenticator
 from portal.auth.users import ANONYMOUS, User
+from portal.db import UNREACHABLE
 from portal.network import is_loopback
 from portal.secrets import remember_secrets
 from portal.settings import Settings
-from portal.web import admin, api, pages, search, signin
+from portal.web import admin, api, live, ops, pages, scorecards, search, signin
 from portal.web.identity import development_user
+from portal.web.observe import Observe
 from portal.web.runtime import Portal
 from portal.web.sitefiles import csp, file_response, locate
 
 __all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
 
@@ -76,13 +81,17 @@ def create_app(
         )
     app.include_router(pages.router)
     app.include_router(search.router)
+    app.include_router(scorecards.router)  # /scorecards pages and exports
     signin.install(app, runtime)  # /login, /auth/callback, /logout; the session authenticator
     app.include_router(admin.router)
-    app.mount("/api/v1", api.create_api(runtime))
+    app.include_router(live.router)  # /live/status, probe now, try-it
+    rest = api.create_api(runtime)
+    app.mount("/api/v1", rest)
+    ops.install(app, rest, runtime)  # /readyz, /metrics; 503 while the database is down
 
     @app.exception_handler(access.Denied)
     async def denied(request: Request, exc: access.Denied) -> Response:
-        return pages.denied_page(request, exc)
+        return ops.unavailable_instead_of(request, exc) or pages.denied_page(request, exc)
 
     @app.get("/healthz", include_in_schema=False, dependencies=[access.public()])
     def healthz() -> PlainTextResponse:
@@ -119,6 +128,8 @@ def create_app(
     targets = (f"{issuer.scheme}://{issuer.netloc}",) if issuer.netloc else ()
     app.add_middleware(SecurityHeaders, form_targets=targets)
     app.add_middleware(Authenticate, portal=runtime)
+    # Outermost: it sees every answer, the ones the middleware above gives included.
+    app.add_middleware(Observe, metrics=runtime.metrics)
     return app
 
 
@@ -171,6 +182,10 @@ class Authenticate:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        if scope["path"] in ops.UNAUTHENTICATED:  # they judge the request themselves
+            scope["user"] = ANONYMOUS
+            await self.app(scope, receive, send)
+            return
         connection = HTTPConnection(scope)
         user = None
         # Only the authenticators this request carries a credential for (an
@@ -190,7 +205,12 @@ class Authenticate:
                     response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
                 await response(scope, receive, send)
                 return
-        if user is None and not self.portal.settings.oidc_issuer:
+            except UNREACHABLE as exc:
+                # Judged as anonymous: public routes still answer, the others 503 (ops).
+                log.warning("database down, credential unchecked: %s", type(exc).__name__)
+                scope[ops.AUTH_UNAVAILABLE] = True
+        unchecked = bool(scope.get(ops.AUTH_UNAVAILABLE))
+        if user is None and not unchecked and not self.portal.settings.oidc_issuer:
             client = scope.get("client")
             host = urlsplit("//" + connection.headers.get("host", "")).hostname
             # Loopback peer, and a loopback Host: a web page that rebinds its own DNS

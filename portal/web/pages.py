@@ -26,6 +26,7 @@ from portal.sites.config import best_audience
 from portal.web.graph import relation_graph
 from portal.web.identity import current_user
 from portal.web.runtime import Outcome, Portal, Rejected, Submission
+from portal.web.scorecard_card import entity_card
 from portal.web.sitefiles import file_response, locate, search_settings_response, suggestions
 
 __all__ = ["router"]
@@ -166,7 +167,7 @@ def docs_file(audience: str, path: str, request: Request) -> Response:
         return RedirectResponse(found.redirect, status_code=308)
     if found is None or found.path is None:
         if not os.path.isdir(site):
-            message = (
+            message = portal.site_store.unavailable(audience) or (
                 f"The {audience} site has not been built yet. Run `portal build` "
                 "(or restart `portal serve`, which builds what is stale)."
             )
@@ -326,6 +327,7 @@ def entity_page(kind: str, namespace: str, name: str, request: Request) -> HTMLR
         source_line=position[0] if position else None,
         owner=_first(entity.related("ownedBy")),
         system=_first(entity.related("partOf")),
+        scorecards=entity_card(portal, entity),
     )
 
 

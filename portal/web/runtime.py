@@ -42,11 +42,15 @@ from portal.db import BuildState, Database, Registration
 from portal.db.models import RegisteredEntity
 from portal.docs import DocSet, load_docs
 from portal.exceptions import PortalError
+from portal.live import Live, read_environments
 from portal.problems import Problem, Report
 from portal.search import SearchDoc, SearchIndex, SectionCache
 from portal.settings import Settings
 from portal.sites.config import Audience, SiteConfig, best_audience, load_site_config
+from portal.sites.store import SiteStore, open_store
+from portal.web.metrics import Metrics
 from portal.web.recent import last_changes
+from portal.web.scorecard_runs import ScorecardRuns
 from portal.worker import Coalescing
 
 __all__ = ["CatalogView", "Outcome", "Portal", "Rejected", "Submission"]
@@ -138,30 +142,50 @@ class Portal:
         self._view: CatalogView | None = None
         self._lock = threading.RLock()
         self._version = 0
+        # What /metrics shows; other parts add their collectors with metrics.register().
+        self.metrics = Metrics()
         self.builder = Builder(self)
+        # Where the built sites are served from: the site folder, or a published build.
+        self.site_store: SiteStore = open_store(settings)
+        # Declared environments and their health probes; fed by refresh(), probing from start().
+        self.live = Live(settings)
         # Opened by start(); kept in step with the model by a worker thread of its own.
         self.search_index: SearchIndex | None = None
         self._sections = SectionCache()  # only the worker's syncs use it, one at a time
         # Ways to recognise a caller (API tokens, sessions), tried in order; each
         # returns a User, None (not mine), or raises access.Denied (a bad credential).
         self.authenticators: list[Callable[[HTTPConnection], User | None]] = []
+        # Scorecard results (in memory) and their history (in the database), evaluated
+        # in the background after start, every registration and every build.
+        self.scorecards = ScorecardRuns(self)
 
     # -- life cycle --------------------------------------------------------
 
     def start(self) -> None:
         self.db.migrate()
+        self.site_store.start()
         self._sources = CatalogSources(self.settings)
         self.refresh()
+        self.live.start()
         self.load_docs()
         self.search_index = SearchIndex.open(self.settings)
+        self.search_index.timings.append(self.metrics.searched)
         self.search_index.start()
         self._reindex("start")
         self.builder.listeners.append(lambda names: self._reindex(f"built {', '.join(names)}"))
+        self.scorecards.start()
+        self.scorecards.request("startup", "the portal started")
+        self.builder.listeners.append(
+            lambda names: self.scorecards.request("build", f"built {', '.join(names)}")
+        )
         if self.rebuild:
             self.builder.start()
 
     def stop(self) -> None:
+        self.live.stop()
         self.builder.stop()
+        self.site_store.stop()
+        self.scorecards.stop()
         if self.search_index is not None:
             self.search_index.stop()
             # Dropping the engine releases its index writer's lock for the next process.
@@ -234,6 +258,9 @@ class Portal:
         """Compose the files and the stored registrations into a new view and swap it in."""
         with self._lock:
             result, kept, excluded = compose(self.sources, self._registrations())
+            environments = read_environments(
+                result.catalog, result.report, self.settings.live_environments
+            )
             registered: dict[EntityRef, RegisteredInfo] = {}
             for r in kept:
                 info = RegisteredInfo(r.id, r.display, r.registered_by, r.created_at, r.target)
@@ -251,6 +278,7 @@ class Portal:
                 excluded=excluded,
                 loaded_at=datetime.now(UTC),
             )
+            self.live.update(result.catalog, environments)
             # The catalog and its index live until the next refresh and hold no
             # reference cycles: keep the cyclic collector from scanning their
             # million objects again and again (seconds at 50,000 entities), which
@@ -290,6 +318,7 @@ class Portal:
         else:
             return Outcome([], [Problem("request", "give a descriptor or a target path")])
         result = self.sources.check(source, self.view.catalog)
+        read_environments(result.entities, result.report, self.settings.live_environments)
         problems = result.report.sorted()
         shadowed = [
             (entity.ref, existing.origin.describe())
@@ -365,6 +394,7 @@ class Portal:
         )
         who = user.email or user.name
         self._rebuild_for([e.ref for e in outcome.entities], view, f"registered by {who}")
+        self.scorecards.request("registration", f"registered by {who}")
         return registration, outcome
 
     def unregister(
@@ -411,6 +441,7 @@ class Portal:
         )
         who = user.email or user.name
         self._rebuild_for([*removed, *related], before, f"unregistered by {who}")
+        self.scorecards.request("registration", f"unregistered by {who}")
         return removed
 
     def _may_change(
@@ -476,7 +507,8 @@ class Portal:
         return self.audiences[best] if best is not None else None
 
     def site_dir(self, audience: str) -> Path:
-        return self.settings.site_path / audience
+        """The folder of the build ``audience`` serves now (read it once per request)."""
+        return self.site_store.site_dir(audience)
 
     def build_states(self) -> dict[str, BuildState]:
         with self.db.session() as session:
@@ -603,6 +635,8 @@ class Builder:
         command = [sys.executable, "-m", "portal", "build"]
         for name in names:
             command += ["--audience", name]
+        if self.portal.settings.site_store != "local":
+            command.append("--publish")  # every replica then switches to the new build
         started = time.monotonic()
         try:
             child = subprocess.Popen(
@@ -637,6 +671,8 @@ class Builder:
             self._record(names, "cancelled", reason, "the portal stopped during the build")
             return
         seconds = time.monotonic() - started
+        outcome = "built" if child.returncode == 0 else "failed"
+        self.portal.metrics.builds.labels(outcome).observe(seconds)
         if child.returncode != 0:
             message = output.strip()[-4000:]
             self._record(names, "failed", reason, message)

@@ -25,6 +25,8 @@ SSO = {
 # Routes that answer without a signed-in user, and why.
 PUBLIC = {
     "/healthz": "liveness probe",
+    "/readyz": "readiness probe (says which check fails, never why)",
+    "/metrics": "Prometheus scrape: its own rule, the metrics token or an allowed network",
     "/static/material/{path:path}": "the sites' stylesheets and icons",
     "/static/portal/{path:path}": "the portal's stylesheet",
     "/favicon.ico": "browsers ask for it",
@@ -35,6 +37,32 @@ PUBLIC = {
     "/auth/callback": "the provider's answer comes back here before anyone is signed in",
     "/logout": "signing out (a session's sign-out post carries its CSRF token)",
 }
+
+# Live status routes (portal/web/live.py): they call live services, so a signed-in reader only.
+LIVE = {
+    "/live/status": "role:reader scope:catalog:read",
+    "/catalog/{kind}/{namespace}/{name}/probe": "role:reader scope:catalog:read",
+    "/catalog/{kind}/{namespace}/{name}/try": "role:reader scope:catalog:read",
+}
+
+# Scorecard pages, exports and API (portal/web/scorecards.py, scorecards_api.py): scores are
+# catalog data, so the catalog's rule; partners and anonymous callers see none.
+SCORECARDS = dict.fromkeys(
+    (
+        "/scorecards",
+        "/scorecards/{name}",
+        "/scorecards/{name}/owners/{kind}/{namespace}/{owner}",
+        "/scorecards/{name}/results.csv",
+        "/scorecards/{name}/results.json",
+        "/api/v1/scorecards",
+        "/api/v1/scorecards/{name}",
+        "/api/v1/scorecards/{name}/results",
+        "/api/v1/scorecards/{name}/history",
+        "/api/v1/scorecards/entities/{kind}/{namespace}/{name}",
+        "/api/v1/scorecards/{name}/entities/{kind}/{namespace}/{entity}/history",
+    ),
+    "role:reader scope:catalog:read",
+)
 
 
 def routes(app: FastAPI, prefix: str = "") -> list[tuple[str, object]]:
@@ -118,3 +146,35 @@ def test_contributors_change_only_what_their_groups_own(web_repo: Path) -> None:
         admin = {"x-test-user": "ada:platform"}
         gone = http.delete("/api/v1/entities/component/default/y", headers=admin)
         assert gone.status_code == 200
+
+
+def test_live_routes_need_a_signed_in_reader(web_repo: Path) -> None:
+    app = create_app(settings_for(web_repo))
+    rules = {path: rule_of(route) for path, route in routes(app) if path in LIVE}
+    assert rules == LIVE
+    with client(web_repo) as http:
+        for anonymous in (
+            http.get("/live/status"),
+            http.post("/catalog/component/default/things-service/probe"),
+            http.get("/catalog/component/default/things-service/try"),
+        ):
+            assert anonymous.status_code == 303  # off to sign in
+            assert anonymous.headers["location"].startswith("/login?next=")
+        assert http.get("/live/status", headers={"x-test-user": "rita:"}).status_code == 200
+
+
+def test_scorecard_routes_need_a_signed_in_reader(web_repo: Path) -> None:
+    app = create_app(settings_for(web_repo))
+    found = {path: rule_of(route) for path, route in routes(app) if "scorecards" in path}
+    assert found == SCORECARDS
+    with client(web_repo) as http:
+        assert http.app.state.portal.scorecards.wait_idle(60)  # type: ignore[attr-defined]
+        for page in ("/scorecards", "/scorecards/any", "/scorecards/any/results.csv"):
+            refused = http.get(page)
+            assert refused.status_code == 303  # off to sign in
+            assert refused.headers["location"].startswith("/login?next=")
+        for url in ("/api/v1/scorecards", "/api/v1/scorecards/any/results"):
+            assert http.get(url).status_code == 401
+        reader = {"x-test-user": "rita:"}
+        assert http.get("/scorecards", headers=reader).status_code == 200
+        assert http.get("/api/v1/scorecards", headers=reader).json()["items"] == []
