@@ -107,14 +107,14 @@ def create_app(
         found = locate(material, path, url_path=request.url.path) if material else None
         if found is None or found.path is None:
             return PlainTextResponse("no such asset", status_code=404)
-        return file_response(request, found.path)
+        return file_response(request, found.path, stat=found.stat)
 
     @app.get("/static/portal/{path:path}", include_in_schema=False, dependencies=[access.public()])
     def portal_asset(path: str, request: Request) -> Response:
         found = locate(STATIC, path, url_path=request.url.path)
         if found is None or found.path is None:
             return PlainTextResponse("no such asset", status_code=404)
-        return file_response(request, found.path)
+        return file_response(request, found.path, stat=found.stat)
 
     @app.get("/favicon.ico", include_in_schema=False, dependencies=[access.public()])
     def favicon() -> Response:

@@ -187,7 +187,7 @@ def docs_file(audience: str, path: str, request: Request) -> Response:
         return file_response(request, SEARCH_WORKER, private=private)
     if path == MATERIAL_SEARCH_INDEX:
         return search_settings_response(request, found.path, private=private)
-    return file_response(request, found.path, private=private)
+    return file_response(request, found.path, private=private, stat=found.stat)
 
 
 # -- catalog browser ---------------------------------------------------------------

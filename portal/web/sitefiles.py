@@ -9,10 +9,12 @@ import json
 import mimetypes
 import os
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import lru_cache
 from pathlib import Path
+from stat import S_ISREG
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
@@ -29,14 +31,20 @@ __all__ = [
 # Material's and our bundled assets carry a content hash in their names: cache them forever.
 _HASHED = re.compile(r"\.[0-9a-f]{8,}(\.min)?\.(js|css|json|woff2?|svg|png)(\.map)?$")
 _IMMUTABLE = "public, max-age=31536000, immutable"
+# Files up to this size are read once, kept (the 1,024 most recent) and sent in one
+# piece; larger ones (and range requests) are streamed by FileResponse.
+SMALL_FILE_BYTES = 128 * 1024
 
 
 class SiteFile:
     """A file of a site that may be served, or the redirect a directory needs."""
 
-    def __init__(self, path: Path | None, redirect: str | None = None) -> None:
+    def __init__(
+        self, path: Path | None, redirect: str | None = None, stat: os.stat_result | None = None
+    ) -> None:
         self.path = path
         self.redirect = redirect
+        self.stat = stat  # the file's, when locating it read it anyway
 
 
 def locate(site_root: Path, relative: str, *, url_path: str) -> SiteFile | None:
@@ -46,12 +54,58 @@ def locate(site_root: Path, relative: str, *, url_path: str) -> SiteFile | None:
     once symlinks are followed, lies outside the site. A directory is served by
     its index.html (after a redirect that adds the trailing slash); it is never
     listed.
+
+    Following symlinks means a system call for every part of the path; a found
+    file is remembered (for the site folder as it points now: a new build is a
+    new target) and only checked to still be a regular file the next time.
     """
     if "\x00" in relative or "\\" in relative:
         return None
-    parts = [p for p in relative.split("/") if p]
+    parts = tuple(p for p in relative.split("/") if p)
     if any(p in (".", "..") for p in parts):
         return None
+    key = (os.fspath(site_root), _target_of(site_root), parts)
+    remembered = _FOUND.get(key)
+    checked = _regular_file(remembered[0]) if remembered is not None else None
+    if remembered is not None and checked is not None:
+        file, is_index = remembered
+    else:
+        found = _resolve(site_root, parts)
+        if found is None:
+            return None
+        file, is_index = found
+        if len(_FOUND) >= _FOUND_MAX:
+            _FOUND.clear()  # builds come and go: start again rather than grow
+        _FOUND[key] = found
+    if is_index and relative and not relative.endswith("/"):
+        return SiteFile(None, redirect=url_path + "/")
+    return SiteFile(Path(file), stat=checked)
+
+
+_FOUND: dict[tuple[str, str | None, tuple[str, ...]], tuple[str, bool]] = {}
+_FOUND_MAX = 20_000
+
+
+def _regular_file(path: str) -> os.stat_result | None:
+    """Its stat while it is a file, not replaced by a symlink (which could lead out of
+    the site); else None."""
+    try:
+        found = os.lstat(path)
+    except OSError:
+        return None
+    return found if S_ISREG(found.st_mode) else None
+
+
+def _target_of(site_root: Path) -> str | None:
+    """What the site folder points to (a build), or None when it is not a symlink."""
+    try:
+        return os.readlink(site_root)
+    except OSError:
+        return None
+
+
+def _resolve(site_root: Path, parts: tuple[str, ...]) -> tuple[str, bool] | None:
+    """(the file, whether it is a folder's index.html) with every symlink followed."""
     root = os.path.realpath(site_root)
     if not os.path.isdir(root):
         return None
@@ -60,18 +114,10 @@ def locate(site_root: Path, relative: str, *, url_path: str) -> SiteFile | None:
         return None
     if os.path.isdir(candidate):
         index = os.path.join(candidate, "index.html")
-        if not os.path.isfile(index):
-            return None
-        if relative and not relative.endswith("/"):
-            return SiteFile(None, redirect=url_path + "/")
-        return SiteFile(Path(index))
+        return (index, True) if os.path.isfile(index) else None
     if os.path.isfile(candidate):
-        return SiteFile(Path(candidate))
+        return candidate, False
     return None
-
-
-def _etag(stat: os.stat_result) -> str:
-    return f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
 
 
 def not_modified(request: Request, etag: str, modified: datetime) -> bool:
@@ -88,33 +134,72 @@ def not_modified(request: Request, etag: str, modified: datetime) -> bool:
     return False
 
 
-def file_response(request: Request, path: Path, *, private: bool = False) -> Response:
+def file_response(
+    request: Request, path: Path, *, private: bool = False, stat: os.stat_result | None = None
+) -> Response:
     """``path`` with ETag and Last-Modified; 304 when the client's copy is current.
+
+    For sync routes (it reads small files in the calling thread). ``stat``: the
+    file's, when the caller has it already.
 
     ``private`` files (an internal audience's) may be kept by the browser, never by a
     shared cache on the way.
     """
-    stat = path.stat()
-    etag = _etag(stat)
-    modified = datetime.fromtimestamp(stat.st_mtime, UTC)
+    if stat is None:
+        stat = path.stat()
+    prepared = _prepared(str(path), stat.st_mtime_ns, stat.st_size, private)
+    headers = dict(prepared.headers)
+    if not_modified(request, prepared.etag, prepared.modified):
+        return Response(status_code=304, headers=headers)
+    if prepared.body is not None and "range" not in request.headers:
+        return Response(prepared.body, media_type=prepared.media_type, headers=headers)
+    return FileResponse(path, media_type=prepared.media_type, headers=headers, stat_result=stat)
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """What answering with one version of a file takes, worked out once."""
+
+    etag: str
+    modified: datetime
+    headers: tuple[tuple[str, str], ...]
+    media_type: str
+    body: bytes | None  # small files, read whole; larger ones are streamed
+
+
+@lru_cache(maxsize=1024)
+def _prepared(path: str, mtime_ns: int, size: int, private: bool) -> _Prepared:
+    """The answer's parts for ``path`` as it is at ``mtime_ns`` and ``size``.
+
+    Site builds never rewrite a file in place (a build is a new folder), and a file
+    rewritten anyway has a new time or size, so a stale entry is never used.
+    """
+    name = os.path.basename(path)
+    modified = datetime.fromtimestamp(mtime_ns / 1e9, UTC)
+    etag = f'"{mtime_ns:x}-{size:x}"'
+    # Pages change with every build: revalidate them; hashed assets never change.
+    cache = _IMMUTABLE if _HASHED.search(name) else "no-cache"
+    if private:
+        cache = cache.replace("public", "private")
+        cache += ", private" if "private" not in cache else ""
     headers = {
         "ETag": etag,
         "Last-Modified": format_datetime(modified, usegmt=True),
-        # Pages change with every build: revalidate them; hashed assets never change.
-        "Cache-Control": _IMMUTABLE if _HASHED.search(path.name) else "no-cache",
+        "Cache-Control": cache,
     }
-    if private:
-        headers["Cache-Control"] = headers["Cache-Control"].replace("public", "private")
-        headers["Cache-Control"] += ", private" if "private" not in headers["Cache-Control"] else ""
-    if not_modified(request, etag, modified):
-        return Response(status_code=304, headers=headers)
-    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     if media_type == "text/html":
         # Material pages carry a few inline scripts: allow exactly those, by hash.
-        headers["Content-Security-Policy"] = csp(script_hashes(str(path), stat.st_mtime_ns))
+        headers["Content-Security-Policy"] = csp(script_hashes(path, mtime_ns))
     if media_type.startswith("text/") or media_type in ("application/javascript", "image/svg+xml"):
         media_type += "; charset=utf-8"
-    return FileResponse(path, media_type=media_type, headers=headers, stat_result=stat)
+    body = None
+    if size <= SMALL_FILE_BYTES:
+        with open(path, "rb") as handle:
+            body = handle.read()
+        if len(body) != size:  # rewritten meanwhile: its new time makes a new entry
+            body = None
+    return _Prepared(etag, modified, tuple(headers.items()), media_type, body)
 
 
 def search_settings_response(request: Request, path: Path, *, private: bool = False) -> Response:
