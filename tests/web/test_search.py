@@ -18,6 +18,7 @@ from portal.search import SearchIndex, documents
 from portal.settings import Settings
 from portal.sites.build import build_sites
 from portal.web.runtime import Portal
+from portal.web.search import SearchOut
 from tests.auth.test_access import SSO, HeaderUser
 from tests.conftest import component
 from tests.sites.conftest import small_repo
@@ -77,6 +78,29 @@ def test_hits_deep_link_to_sections_entities_and_operations(http: TestClient) ->
     assert [h["id"] for h in quick["hits"]] == [h["id"] for h in things["hits"]]
     assert quick["total"] == things["total"]
     assert quick["facets"] == {"type": {}, "kind": {}, "owner": {}, "tag": {}}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": "restart workers"},
+        {"q": "list things", "kind": "operation", "limit": "1"},
+        {"q": "things", "facets": "false"},
+        {"q": "no-such-word-anywhere"},
+    ],
+)
+def test_every_answer_is_what_the_openapi_document_says(
+    http: TestClient, params: dict[str, str]
+) -> None:
+    answer = http.get("/api/v1/search", params=params)
+    assert answer.status_code == 200
+    body = answer.json()
+    # The route writes its JSON itself: it must still be exactly the documented shape.
+    assert SearchOut.model_validate(body).model_dump(mode="json") == body
+    schema = http.get("/api/v1/openapi.json").json()["paths"]["/search"]["get"]
+    assert schema["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/SearchOut"
+    }
 
 
 def test_a_site_search_box_keeps_links_in_its_own_site(http: TestClient) -> None:
