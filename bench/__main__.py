@@ -11,6 +11,7 @@ BENCHMARKS: dict[str, str] = {
     "auth": "bench.auth_overhead",
     "catalog": "bench.catalog_load",
     "docs": "bench.docs_build",
+    "load": "bench.load",
     "scorecards": "bench.scorecards",
     "search": "bench.search",
 }

@@ -106,6 +106,31 @@ class Settings(BaseSettings):
         description="Where a replica keeps the published builds it serves. "
         "Default: <data folder>/site-cache.",
     )
+    redis_url: str = Field(
+        default="",
+        description="Redis URL (redis://host:6379/0, rediss:// for TLS; a kv:// reference when "
+        "it holds a password) of the cache and rate limits replicas share: probe results and "
+        "sign-in and token limits count across every replica. Empty: each process keeps its "
+        "own. While Redis cannot be reached, each replica falls back to its own and logs why.",
+    )
+    redis_prefix: str = Field(
+        default="portal:",
+        description="Prefix of every Redis key the portal writes, so that several portals "
+        "(or anything else) may share one Redis.",
+    )
+    lease_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="Replicas sharing PostgreSQL run background work once (scheduled probes, "
+        "scorecard history, site builds) under leases they check this often; a replica that "
+        "dies loses its leases at once, one cut off from the database within about twice this.",
+    )
+    changes_poll_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often a replica asks the database whether the catalog changed "
+        "elsewhere (a registration on another replica), by reading one counter.",
+    )
     search_engine: str = Field(
         default="tantivy",
         description="The search engine: tantivy (embedded, the fastest) or whoosh; a plugin "

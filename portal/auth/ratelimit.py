@@ -1,16 +1,17 @@
-"""Rate limits for sign-in and token endpoints: a sliding window per key, in memory.
+"""Rate limits for sign-in and token endpoints: a sliding window per key.
 
-One process's memory for now; the scale-out work moves the counts to Redis so
-that they hold across replicas.
+In this process's memory by default; with Redis (PORTAL_REDIS_URL) the counts are
+kept there, so that a limit holds across every replica rather than per replica.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import Depends
 from starlette.requests import HTTPConnection
@@ -18,7 +19,10 @@ from starlette.requests import HTTPConnection
 from portal.auth.access import Denied
 from portal.auth.audit import source_of
 
-__all__ = ["RateLimiter", "limited"]
+if TYPE_CHECKING:
+    from portal.shared import Shared
+
+__all__ = ["Limiter", "RateLimiter", "SharedRateLimiter", "limited", "rate_limiter"]
 
 # Keys counted at once, at most: enough for every client of a busy portal within a window.
 MAX_KEYS = 100_000
@@ -100,7 +104,90 @@ class RateLimiter:
             del self._events[key]
 
 
-def limited(limiter: RateLimiter, name: str) -> Any:
+class Limiter(Protocol):
+    """At most ``limit`` events per ``window`` seconds for each key."""
+
+    limit: int
+    window: float
+
+    def hit(self, key: str) -> float | None:
+        """Count one event; None when allowed, else the seconds until the next is allowed."""
+        ...
+
+    def blocked(self, key: str) -> float | None:
+        """Like ``hit`` but counts nothing."""
+        ...
+
+
+# The sliding window in Redis, atomically: forget the events that left the window, then
+# refuse (the milliseconds until the oldest leaves) or count this one (-1). Time is the
+# Redis server's, so replicas whose clocks differ still count in one window.
+# KEYS[1]: the key; ARGV: limit, window in ms, 1 to count (0: only look), a unique member.
+_SLIDING_WINDOW = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return tonumber(oldest[2]) + window - now
+end
+if ARGV[3] == '1' then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], window)
+end
+return -1
+"""
+
+
+class SharedRateLimiter:
+    """A :class:`RateLimiter` whose counts are in Redis, shared by every replica.
+
+    Each key is a sorted set of its events' times, holding at most ``limit`` of them,
+    which Redis drops a window after the last. While Redis cannot be reached, the
+    counting falls back to ``fallback``, this process's own limiter: the limit then
+    holds per replica (N replicas allow up to N times as many attempts) until Redis is
+    back. Neither open (no limit at all) nor closed (nobody can sign in): a Redis
+    outage must not become a portal outage, and a per-replica limit still stops guessing.
+    """
+
+    def __init__(self, shared: Shared, name: str, limit: int, window: float) -> None:
+        self.shared = shared
+        self.limit = limit
+        self.window = window
+        self.fallback = RateLimiter(limit, window)
+        self._prefix = shared.key("limit", name, "")
+        self._script = shared.client.register_script(_SLIDING_WINDOW)
+
+    def hit(self, key: str) -> float | None:
+        return self._run(key, count=True)
+
+    def blocked(self, key: str) -> float | None:
+        return self._run(key, count=False)
+
+    def _run(self, key: str, *, count: bool) -> float | None:
+        def counted(_client: Any) -> float | None:
+            args: list[int | str] = [
+                self.limit,
+                int(self.window * 1000),
+                int(count),
+                uuid.uuid4().hex,
+            ]
+            waited = int(self._script(keys=[self._prefix + key], args=args))
+            return None if waited < 0 else waited / 1000
+
+        fallback = self.fallback.hit if count else self.fallback.blocked
+        return self.shared.run("rate limits", counted, lambda: fallback(key))
+
+
+def rate_limiter(shared: Shared | None, name: str, limit: int, window: float) -> Limiter:
+    """The limiter for ``name``: in Redis when the portal has one, else in memory."""
+    if shared is None:
+        return RateLimiter(limit, window)
+    return SharedRateLimiter(shared, name, limit, window)
+
+
+def limited(limiter: Limiter, name: str) -> Any:
     """A route dependency: 429 (as Denied) once the caller's address exceeds ``limiter``."""
 
     def dependency(connection: HTTPConnection) -> None:

@@ -26,7 +26,7 @@ from portal.auth import audit
 from portal.auth.access import Denied
 from portal.auth.audit import source_of
 from portal.auth.memo import Memo
-from portal.auth.ratelimit import RateLimiter
+from portal.auth.ratelimit import Limiter, RateLimiter
 from portal.auth.users import ROLES, SCOPES, User, roles_for
 from portal.db import Database
 from portal.db.models import Account, ApiToken, as_utc, utcnow
@@ -280,13 +280,13 @@ class TokenAuthenticator:
     def __init__(
         self,
         db: Database,
-        failures: RateLimiter | None = None,
+        failures: Limiter | None = None,
         *,
         role_groups: Mapping[str, Iterable[str]] | None = None,
         memo_seconds: float = 5.0,
     ) -> None:
         self.db = db
-        self.failures = failures or RateLimiter(FAILURES_PER_MINUTE, 60.0)
+        self.failures: Limiter = failures or RateLimiter(FAILURES_PER_MINUTE, 60.0)
         self.role_groups = role_groups or {}
         # Tokens checked lately: (user, expiry, last recorded use). See portal.auth.memo.
         self.memo: Memo[tuple[User, datetime, datetime]] = Memo(memo_seconds)

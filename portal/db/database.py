@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from portal.exceptions import ConfigError
 
-__all__ = ["UNREACHABLE", "Database"]
+__all__ = ["UNREACHABLE", "Database", "advisory_key"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # What SQLAlchemy raises when the database cannot be reached (down, restarting, the
@@ -26,6 +27,7 @@ UNREACHABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError, Po
 # Seconds a new PostgreSQL connection may take: a database behind a dead network
 # answers 503 in seconds rather than after the system's TCP timeout (minutes).
 CONNECT_TIMEOUT = 5
+MIGRATION_LOCK = "migrations"
 
 
 class Database:
@@ -62,6 +64,13 @@ class Database:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Replicas starting together: one migrates, the others wait here for its
+                # commit (the lock ends with the transaction), then find the schema at head.
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"),
+                    {"key": advisory_key(MIGRATION_LOCK)},
+                )
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
@@ -78,6 +87,13 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def advisory_key(name: str) -> int:
+    """The 64-bit PostgreSQL advisory lock key of ``name``: stable across processes and
+    versions (a hash of the name), so every replica takes the same lock."""
+    digest = hashlib.sha256(f"quantum-portal:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

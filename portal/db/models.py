@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -25,6 +26,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "BuildState",
+    "ChangeCounter",
     "RegisteredEntity",
     "Registration",
     "ScorecardEntityState",
@@ -227,3 +229,15 @@ class ScorecardEntityState(Base):
     present: Mapped[bool] = mapped_column(Boolean, default=True)
 
     __table_args__ = (Index("ix_scorecard_entity_states_lookup", "scorecard", "entity", "run_id"),)
+
+
+class ChangeCounter(Base):
+    """A counter that goes up with each change of one kind (``catalog``: a registration made or
+    removed), in the same transaction as the change: replicas poll it to learn of changes
+    made elsewhere, and a change cannot be committed without it."""
+
+    __tablename__ = "change_counters"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

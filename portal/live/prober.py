@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -85,6 +85,7 @@ class Prober:
         max_backoff: float,
         clock: Clock | None = None,
         workers: int = 4,
+        leader: Callable[[], bool] | None = None,
     ) -> None:
         self.guard = guard
         self.store = store
@@ -94,6 +95,9 @@ class Prober:
         self.threshold = threshold
         self.max_backoff = max(max_backoff, interval)
         self.clock: Clock = clock or SystemClock()
+        # Replicas sharing a store: only the one holding the probes lease runs the schedule
+        # (on-demand probes run anywhere). None: this process always does.
+        self.leader = leader
         self._endpoints: dict[EndpointKey, Endpoint] = {}
         self._breakers: dict[EndpointKey, Breaker] = {}
         self._next: dict[EndpointKey, datetime] = {}
@@ -141,6 +145,18 @@ class Prober:
     def tick(self) -> list[EndpointKey]:
         """Probe every endpoint that is due and whose breaker allows it; the keys probed."""
         now = self.clock.now()
+        with self._lock:
+            unscheduled = [k for k in self._endpoints if k not in self._next]
+        # An endpoint not yet scheduled here (a replica that just took over the schedule)
+        # is due an interval after its latest result, whoever probed it.
+        for key in unscheduled:
+            latest = self.store.latest(key)
+            if latest is not None:
+                with self._lock:
+                    endpoint = self._endpoints.get(key)
+                    if endpoint is not None and endpoint.url == latest.url:
+                        since = latest.checked_at + timedelta(seconds=self.interval)
+                        self._next.setdefault(key, since)
         with self._lock:
             due = [
                 endpoint
@@ -229,7 +245,8 @@ class Prober:
             return
         while True:
             try:
-                self.tick()
+                if self.leader is None or self.leader():
+                    self.tick()
             except Exception:  # one bad round must not end the schedule
                 log.exception("a round of health probes failed")
             if self._stop.wait(wake):

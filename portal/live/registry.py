@@ -7,7 +7,7 @@ from it; they never wait on a probe, except one asked for on demand.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -70,6 +70,7 @@ class Live:
         store: ProbeStore | None = None,
         clock: Clock | None = None,
         resolve: Resolver = system_resolver,
+        leader: Callable[[], bool] | None = None,
     ) -> None:
         self.settings = settings
         allow = AllowList.effective(settings.live_allowed_hosts, sso=bool(settings.oidc_issuer))
@@ -84,6 +85,7 @@ class Live:
             threshold=settings.live_failures_before_pause,
             max_backoff=settings.live_max_backoff,
             clock=clock,
+            leader=leader,
         )
         self._declared: dict[EntityRef, tuple[Environment, ...]] = {}
         self._servers: dict[EntityRef, tuple[Environment, ...]] = {}

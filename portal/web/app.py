@@ -22,8 +22,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from portal.auth import access
 from portal.auth.csrf import CsrfProtect
 from portal.auth.oidc import check_settings
+from portal.auth.ratelimit import rate_limiter
 from portal.auth.sessions import ClearStaleCookie
-from portal.auth.tokens import TokenAuthenticator
+from portal.auth.tokens import FAILURES_PER_MINUTE, TokenAuthenticator
 from portal.auth.users import ANONYMOUS, User
 from portal.db import UNREACHABLE
 from portal.network import is_loopback
@@ -75,6 +76,7 @@ def create_app(
             0,
             TokenAuthenticator(
                 runtime.db,
+                failures=rate_limiter(runtime.shared, "token-failures", FAILURES_PER_MINUTE, 60.0),
                 role_groups=settings.role_groups,
                 memo_seconds=settings.auth_memo_seconds,
             ),

@@ -39,17 +39,22 @@ from portal.catalog import (
 )
 from portal.catalog.query import CatalogIndex
 from portal.db import BuildState, Database, Registration
+from portal.db import changes as change_counters
+from portal.db.leases import Leases
 from portal.db.models import RegisteredEntity
 from portal.docs import DocSet, load_docs
 from portal.exceptions import PortalError
 from portal.live import Live, read_environments
+from portal.live.redis_store import RedisStore
 from portal.problems import Problem, Report
 from portal.search import SearchDoc, SearchIndex, SectionCache
 from portal.settings import Settings
+from portal.shared import open_shared
 from portal.sites.config import Audience, SiteConfig, best_audience, load_site_config
 from portal.sites.store import SiteStore, open_store
 from portal.web.metrics import Metrics
 from portal.web.recent import last_changes
+from portal.web.replicas import BUILDS, PROBES, Replicas
 from portal.web.scorecard_runs import ScorecardRuns
 from portal.worker import Coalescing
 
@@ -147,8 +152,18 @@ class Portal:
         self.builder = Builder(self)
         # Where the built sites are served from: the site folder, or a published build.
         self.site_store: SiteStore = open_store(settings)
+        # Redis, when the settings name one: probe results and rate limits shared by replicas.
+        self.shared = open_shared(settings)
+        # Leases on background work, so that replicas sharing the database do it once.
+        self.leases = Leases(self.db, settings.lease_seconds)
+        self.replicas = Replicas(self)
         # Declared environments and their health probes; fed by refresh(), probing from start().
-        self.live = Live(settings)
+        # With results in Redis, only the replica holding the probes lease runs the schedule.
+        self.live = Live(
+            settings,
+            store=RedisStore(self.shared, settings.live_history) if self.shared else None,
+            leader=(lambda: self.leases.held(PROBES)) if self.shared else None,
+        )
         # Opened by start(); kept in step with the model by a worker thread of its own.
         self.search_index: SearchIndex | None = None
         self._sections = SectionCache()  # only the worker's syncs use it, one at a time
@@ -166,6 +181,7 @@ class Portal:
         self.site_store.start()
         self._sources = CatalogSources(self.settings)
         self.refresh()
+        self.replicas.start()  # leases taken before the first background work asks for one
         self.live.start()
         self.load_docs()
         self.search_index = SearchIndex.open(self.settings)
@@ -182,6 +198,7 @@ class Portal:
             self.builder.start()
 
     def stop(self) -> None:
+        self.replicas.stop()  # leases given back: another replica takes over at once
         self.live.stop()
         self.builder.stop()
         self.site_store.stop()
@@ -190,6 +207,8 @@ class Portal:
             self.search_index.stop()
             # Dropping the engine releases its index writer's lock for the next process.
             self.search_index = None
+        if self.shared is not None:
+            self.shared.close()
         self.db.dispose()
 
     def _reindex(self, reason: str) -> None:
@@ -257,6 +276,8 @@ class Portal:
     def refresh(self) -> CatalogView:
         """Compose the files and the stored registrations into a new view and swap it in."""
         with self._lock:
+            # Read before the registrations: a change committed in between is seen again.
+            self.replicas.saw(change_counters.version(self.db))
             result, kept, excluded = compose(self.sources, self._registrations())
             environments = read_environments(
                 result.catalog, result.report, self.settings.live_environments
@@ -374,6 +395,7 @@ class Portal:
                         RegisteredEntity(ref=str(e.ref)) for e in outcome.entities
                     ]
                     session.add(registration)
+                    change_counters.bump(session)  # the other replicas learn of it
             except IntegrityError:
                 # Another process registered the same name or path meanwhile.
                 raise Rejected(
@@ -427,6 +449,7 @@ class Portal:
                     connection,
                 )
                 session.delete(registration)
+                change_counters.bump(session)
             related = [
                 r.target for e in removed if (x := before.catalog.get(e)) for r in x.relations
             ]
@@ -599,7 +622,7 @@ class Builder:
         self.portal = portal
         # Audience -> why it is to be rebuilt; later reasons replace earlier ones.
         self._worker: Coalescing[dict[str, str]] = Coalescing(
-            "portal-builder", self._build, lambda older, newer: {**(older or {}), **newer}
+            "portal-builder", self._build_once, lambda older, newer: {**(older or {}), **newer}
         )
         self._child_lock = threading.Lock()
         self._child: subprocess.Popen[str] | None = None
@@ -626,6 +649,16 @@ class Builder:
     def wait_idle(self, timeout: float) -> bool:
         """Wait until nothing is queued or building (for tests and shutdown)."""
         return self._worker.wait_idle(timeout)
+
+    def _build_once(self, batch: dict[str, str]) -> None:
+        """Build under the builds lease: replicas sharing a database build one at a time."""
+        leases = self.portal.leases
+        with leases.exclusive(BUILDS, lambda: self._worker.stopping) as mine:
+            if mine:
+                self._build(batch)
+            else:
+                names, reason = sorted(batch), "; ".join(sorted(set(batch.values())))
+                self._record(names, "cancelled", reason, "the portal stopped before the build")
 
     def _build(self, batch: dict[str, str]) -> None:
         """Run ``portal build`` for the batch in a child process: a build cannot hurt the server."""

@@ -121,6 +121,10 @@ class ScorecardRuns:
         self.failure = None
         self.seconds = time.monotonic() - started
         self.current = evaluation  # the pages see it now; history follows
+        if not self.portal.leases.held("scorecards"):
+            # Another replica sharing the database records the history (it evaluates too,
+            # having seen the same change): one run per change, not one per replica.
+            return
         for result in evaluation.results:
             if self._worker.stopping:
                 return

@@ -24,7 +24,7 @@ from starlette.responses import RedirectResponse, Response
 
 from portal.auth import access, audit, tokens
 from portal.auth.oidc import LoginFailed, Pending, Provider
-from portal.auth.ratelimit import RateLimiter, limited
+from portal.auth.ratelimit import Limiter, limited, rate_limiter
 from portal.auth.sessions import (
     COOKIE,
     SessionAuthenticator,
@@ -91,10 +91,11 @@ def install(app: FastAPI, portal: Portal) -> None:
         app.state.signin = SignIn(provider, sessions, Signer(settings.session_secret, "login"))
     else:
         app.state.signin = None
-    app.include_router(_router(RateLimiter(LOGINS_PER_MINUTE, 60.0)))
+    # In Redis when there is one: the limit holds across every replica.
+    app.include_router(_router(rate_limiter(portal.shared, "signin", LOGINS_PER_MINUTE, 60.0)))
 
 
-def _router(limiter: RateLimiter) -> APIRouter:
+def _router(limiter: Limiter) -> APIRouter:
     router = APIRouter()
 
     @router.get(

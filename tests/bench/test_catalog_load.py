@@ -49,4 +49,4 @@ def test_a_kept_corpus_of_another_size_is_refused(
 
 def test_an_unknown_benchmark_is_named_in_the_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert bench_main(["nope"]) == 2
-    assert "names: api, auth, catalog, docs, scorecards, search" in capsys.readouterr().err
+    assert "names: api, auth, catalog, docs, load, scorecards, search" in capsys.readouterr().err
