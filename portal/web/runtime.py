@@ -45,6 +45,7 @@ from portal.db.models import RegisteredEntity
 from portal.docs import DocSet, load_docs
 from portal.exceptions import PortalError
 from portal.live import Live, read_environments
+from portal.live.metrics import ProbeGauges
 from portal.live.redis_store import RedisStore
 from portal.problems import Problem, Report
 from portal.search import SearchDoc, SearchIndex, SectionCache
@@ -164,6 +165,7 @@ class Portal:
             store=RedisStore(self.shared, settings.live_history) if self.shared else None,
             leader=(lambda: self.leases.held(PROBES)) if self.shared else None,
         )
+        self.metrics.register(ProbeGauges(self.live))
         # Opened by start(); kept in step with the model by a worker thread of its own.
         self.search_index: SearchIndex | None = None
         self._sections = SectionCache()  # only the worker's syncs use it, one at a time

@@ -111,6 +111,26 @@ def test_status_as_json(http: TestClient, service: FakeService) -> None:
     assert bad.status_code == 422 and bad.json()["detail"].startswith("entity: 'not a ref!'")
 
 
+def test_metrics_show_each_environments_state_and_last_probe(
+    http: TestClient, service: FakeService
+) -> None:
+    http.post(f"{ORDERS}/probe")
+    http.post("/catalog/component/default/billing/probe")
+    text = http.get("/metrics").text
+    orders = 'entity="component:default/orders",environment="production"'
+    billing = 'entity="component:default/billing",environment="production"'
+    staging = 'entity="component:default/orders",environment="staging"'
+    assert f"portal_live_up{{{orders}}} 1.0" in text
+    assert f"portal_live_up{{{billing}}} 0.0" in text
+    assert f'portal_live_state{{{billing},state="down"}} 1.0' in text
+    assert f'portal_live_state{{{staging},state="refused"}} 1.0' in text
+    assert f"portal_live_failures{{{billing}}} 1.0" in text
+    assert re.search(
+        rf"portal_live_checked_timestamp_seconds\{{{re.escape(orders)}\}} 1\.\d+e\+09", text
+    )
+    assert f"portal_live_probe_seconds{{{orders}}}" in text
+
+
 def test_a_cross_site_form_cannot_make_the_portal_probe(
     http: TestClient, service: FakeService
 ) -> None:
