@@ -58,7 +58,18 @@ APPROACHES: dict[str, Callable[[Path, str], Any]] = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench catalog", description=__doc__)
+    return corpus_main(argv, "catalog", __doc__, _run)
+
+
+def corpus_main(
+    argv: list[str] | None,
+    name: str,
+    description: str | None,
+    run: Callable[[argparse.Namespace, Path, dict[str, Any], Callable[[str], None]], int],
+) -> int:
+    """The command line of a benchmark on the generated catalog: its options, the corpus
+    generated (or reused with --keep), then ``run(args, root, corpus, say)``."""
+    parser = argparse.ArgumentParser(prog=f"python -m bench {name}", description=description)
     parser.add_argument("--entities", type=int, default=10_000, help="entities to generate")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each (best, median)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated corpus")
@@ -70,19 +81,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
 
+    def in_corpus(root: Path) -> int:
+        say = _printer(args.json)
+        try:
+            corpus = _corpus(root, args.entities, args.seed, say)
+        except (FileExistsError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return run(args, root, corpus, say)
+
     if args.keep is not None:
-        return _run(args, args.keep)
-    with tempfile.TemporaryDirectory(prefix="bench-catalog-") as tmp:
-        return _run(args, Path(tmp))
+        return in_corpus(args.keep)
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
+        return in_corpus(Path(tmp))
 
 
-def _run(args: argparse.Namespace, root: Path) -> int:
-    say = _printer(args.json)
-    try:
-        corpus = _corpus(root, args.entities, args.seed, say)
-    except (FileExistsError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+def _run(
+    args: argparse.Namespace, root: Path, corpus: dict[str, Any], say: Callable[[str], None]
+) -> int:
 
     # The check is also the warm-up: imports done, every file in the page cache.
     check = load_full(root)

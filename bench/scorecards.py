@@ -19,14 +19,13 @@ import json
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.catalog_load import PATTERN, _corpus, _printer
+from bench.catalog_load import PATTERN, corpus_main
 from portal.apis import render_api
 from portal.catalog import LoadResult, load_catalog
 from portal.docs.model import DocPage, DocSet
@@ -209,30 +208,12 @@ def prepared_model(root: Path, loaded: LoadResult, seed: int) -> Model:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench scorecards", description=__doc__)
-    parser.add_argument("--entities", type=int, default=10_000, help="entities to generate")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each (best, median)")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the generated corpus")
-    parser.add_argument(
-        "--keep", type=Path, metavar="DIR", help="generate into DIR once, and reuse it after"
-    )
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    args = parser.parse_args(argv)
-    if args.repeat < 1:
-        parser.error("--repeat must be at least 1")
-    if args.keep is not None:
-        return _run(args, args.keep)
-    with tempfile.TemporaryDirectory(prefix="bench-scorecards-") as tmp:
-        return _run(args, Path(tmp))
+    return corpus_main(argv, "scorecards", __doc__, _run)
 
 
-def _run(args: argparse.Namespace, root: Path) -> int:
-    say = _printer(args.json)
-    try:
-        corpus = _corpus(root, args.entities, args.seed, say)
-    except (FileExistsError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+def _run(
+    args: argparse.Namespace, root: Path, corpus: dict[str, Any], say: Callable[[str], None]
+) -> int:
     scorecard = root / SCORECARD_FILE
     scorecard.parent.mkdir(parents=True, exist_ok=True)
     scorecard.write_text(scorecard_yaml(), encoding="utf-8")
