@@ -96,8 +96,9 @@ def create_app(
         return ops.unavailable_instead_of(request, exc) or pages.denied_page(request, exc)
 
     @app.get("/healthz", include_in_schema=False, dependencies=[access.public()])
-    def healthz() -> PlainTextResponse:
-        """The process is alive (public, says nothing else)."""
+    async def healthz() -> PlainTextResponse:
+        """The process is alive (public, says nothing else); on the event loop, so it
+        answers even while every worker thread is busy."""
         return PlainTextResponse("ok")
 
     material = _material_assets()
