@@ -39,7 +39,7 @@ __all__ = ["Model", "cache_dir", "load_model"]
 TECHDOCS_REF = "backstage.io/techdocs-ref"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, weakref_slot=True)
 class Model:
     settings: Settings
     catalog: Catalog

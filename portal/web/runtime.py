@@ -7,6 +7,7 @@ snapshot, swapped whole when the catalog changes) and never wait for a writer.
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import logging
 import os
@@ -14,10 +15,12 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -58,6 +61,9 @@ from portal.web.recent import last_changes
 from portal.web.replicas import BUILDS, PROBES, Replicas
 from portal.web.scorecard_runs import ScorecardRuns
 from portal.worker import Coalescing
+
+if TYPE_CHECKING:
+    from portal.model import Model
 
 __all__ = ["CatalogView", "Outcome", "Portal", "Rejected", "Submission"]
 
@@ -169,6 +175,11 @@ class Portal:
         # Opened by start(); kept in step with the model by a worker thread of its own.
         self.search_index: SearchIndex | None = None
         self._sections = SectionCache()  # only the worker's syncs use it, one at a time
+        # The model the background workers share for one change (see background_model).
+        self._generations = itertools.count(1)
+        self._generation = 0
+        self._model_lock = threading.Lock()
+        self._shared_model: tuple[int, weakref.ReferenceType[Model]] | None = None
         # Ways to recognise a caller (API tokens, sessions), tried in order; each
         # returns a User, None (not mine), or raises access.Denied (a bad credential).
         self.authenticators: list[Callable[[HTTPConnection], User | None]] = []
@@ -214,17 +225,37 @@ class Portal:
         self.db.dispose()
 
     def _reindex(self, reason: str) -> None:
-        """Bring the search index in step with the sources, in its worker."""
+        """The sources changed: bring the search index in step, in its worker (and let the
+        next background model be loaded anew)."""
+        self._generation = next(self._generations)
         if self.search_index is not None:
             self.search_index.request(self.search_documents, reason)
 
+    def background_model(self) -> Model:
+        """The model of the sources as they are now, for the background workers.
+
+        The search index and the scorecards catch up after the same changes (each
+        comes with a ``_reindex``); whichever worker asks second for the same change
+        gets the model the first one loaded, while that one still holds it, instead
+        of loading it again (seconds, on a large catalog). The workers only read it.
+        """
+        from portal.model import load_model
+
+        with self._model_lock:
+            generation = self._generation
+            if self._shared_model is not None and self._shared_model[0] == generation:
+                shared = self._shared_model[1]()
+                if shared is not None:
+                    return shared
+            model = load_model(self.settings, registered=self.build_sources())
+            self._shared_model = (generation, weakref.ref(model))
+            return model
+
     def search_documents(self) -> list[SearchDoc]:
         """Every search document of the repository plus what is registered now."""
-        from portal.model import load_model
         from portal.search import documents
 
-        model = load_model(self.settings, registered=self.build_sources())
-        return list(documents(model, self._sections))
+        return list(documents(self.background_model(), self._sections))
 
     def load_docs(self) -> None:
         """Read the docs (for the home page) and when each source last changed."""

@@ -143,9 +143,7 @@ class ScorecardRuns:
                 )
 
     def _evaluation(self, trigger: str) -> tuple[Evaluation, dict[EntityRef, dict[str, object]]]:
-        from portal.model import load_model
-
-        model = load_model(self.portal.settings, registered=self.portal.build_sources())
+        model = self.portal.background_model()
         results = evaluate(model, date.today())
         compiled = {s.ref for s in model.scorecards}
         broken = []
