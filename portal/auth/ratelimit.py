@@ -140,6 +140,9 @@ return -1
 """
 
 
+_CLEAR_MAX = 10_000  # keys remembered as not blocked, at most
+
+
 class SharedRateLimiter:
     """A :class:`RateLimiter` whose counts are in Redis, shared by every replica.
 
@@ -151,19 +154,36 @@ class SharedRateLimiter:
     outage must not become a portal outage, and a per-replica limit still stops guessing.
     """
 
-    def __init__(self, shared: Shared, name: str, limit: int, window: float) -> None:
+    def __init__(
+        self, shared: Shared, name: str, limit: int, window: float, clear_seconds: float = 1.0
+    ) -> None:
         self.shared = shared
         self.limit = limit
         self.window = window
         self.fallback = RateLimiter(limit, window)
         self._prefix = shared.key("limit", name, "")
         self._script = shared.client.register_script(_SLIDING_WINDOW)
+        # Keys found not blocked, until when (monotonic): every request with a token asks
+        # ``blocked`` first, and a round trip to Redis for each would cost more than the
+        # rest of a cheap request. A key blocked by other replicas is known here at most
+        # ``clear_seconds`` later; a failure counted here forgets it at once.
+        self.clear_seconds = clear_seconds
+        self._clear: dict[str, float] = {}
 
     def hit(self, key: str) -> float | None:
+        self._clear.pop(key, None)
         return self._run(key, count=True)
 
     def blocked(self, key: str) -> float | None:
-        return self._run(key, count=False)
+        now = time.monotonic()
+        if self._clear.get(key, 0.0) > now:
+            return None
+        wait = self._run(key, count=False)
+        if wait is None and self.clear_seconds > 0:
+            if len(self._clear) >= _CLEAR_MAX:
+                self._clear.clear()
+            self._clear[key] = now + self.clear_seconds
+        return wait
 
     def _run(self, key: str, *, count: bool) -> float | None:
         def counted(_client: Any) -> float | None:

@@ -103,6 +103,26 @@ def test_blocked_counts_nothing_in_redis(redis: Redis) -> None:
     assert limiter.blocked("token:10.0.0.9") is not None
 
 
+def test_a_key_found_not_blocked_is_not_asked_again_for_a_moment(redis: Redis) -> None:
+    here = rate_limiter(shared(redis), "token-failures", 2, 60.0)
+    there = rate_limiter(shared(redis), "token-failures", 2, 60.0)
+    assert isinstance(here, SharedRateLimiter)
+    assert here.blocked("token:10.0.0.7") is None
+    # Another replica counts failures up to the limit: this one still answers "not
+    # blocked" from what it found, without asking Redis, for at most clear_seconds...
+    assert [there.hit("token:10.0.0.7"), there.hit("token:10.0.0.7")] == [None, None]
+    assert there.hit("token:10.0.0.7") is not None
+    assert here.blocked("token:10.0.0.7") is None
+    # ... and then asks again, and knows.
+    here._clear["token:10.0.0.7"] = 0.0  # that moment is over (instead of sleeping)
+    assert here.blocked("token:10.0.0.7") is not None
+    # A failure counted here forgets at once what was found.
+    fresh = rate_limiter(shared(redis), "token-failures", 1, 60.0)
+    assert fresh.blocked("token:10.0.0.8") is None
+    assert fresh.hit("token:10.0.0.8") is None
+    assert fresh.blocked("token:10.0.0.8") is not None
+
+
 def test_the_window_slides_in_redis(redis: Redis) -> None:
     limiter = rate_limiter(shared(redis), "signin", 2, 60.0)
     key = f"{redis.prefix}limit:signin:k"
