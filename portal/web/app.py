@@ -8,6 +8,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -148,6 +149,7 @@ def resolved_settings(settings: Settings) -> Settings:
     return resolve_settings(settings, vault_url_template=settings.keyvault_url_template)
 
 
+@lru_cache(maxsize=1)
 def _material_assets() -> Path | None:
     """mkdocs-material's own assets (CSS, icons): the portal's pages share the sites' look."""
     spec = importlib.util.find_spec("material")

@@ -48,6 +48,9 @@ _env = Environment(
     autoescape=select_autoescape(["html", "j2"]),
     trim_blocks=True,
     lstrip_blocks=True,
+    # The templates ship with the portal and change only with it (portal serve --reload
+    # restarts the process): no stat of every template file on every page.
+    auto_reload=False,
 )
 
 
