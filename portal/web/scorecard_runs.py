@@ -20,6 +20,7 @@ from prometheus_client.metrics_core import Metric
 from portal.catalog import EntityRef
 from portal.db import UNREACHABLE
 from portal.db.scorecard_history import TRIGGERS, History, definition_of
+from portal.db.scorecard_trends import Trend
 from portal.problems import Problem
 from portal.scorecards import EntityResult, ScorecardResult, evaluate
 from portal.worker import Coalescing
@@ -82,6 +83,11 @@ class ScorecardRuns:
         self.portal = portal
         self.history = History(portal.db)
         self.current: Evaluation | None = None
+        # Entity trends read from the history, by (scorecard, entity), with when they were
+        # read: an entity page costs no database round trips on every view. Emptied when
+        # this replica evaluates or records; a run another replica records shows within
+        # TREND_SECONDS.
+        self.trends: dict[tuple[str, str], tuple[float, Trend]] = {}
         self.failure: str | None = None  # why the last evaluation failed, if it did
         self.seconds: float | None = None  # how long the last evaluation took
         # Trigger -> reason; a later reason for the same trigger replaces the earlier one.
@@ -120,6 +126,7 @@ class ScorecardRuns:
             return
         self.failure = None
         self.seconds = time.monotonic() - started
+        self.trends.clear()  # drawn again from the history this evaluation adds to
         self.current = evaluation  # the pages see it now; history follows
         if not self.portal.leases.held("scorecards"):
             # Another replica sharing the database records the history (it evaluates too,
@@ -136,6 +143,7 @@ class ScorecardRuns:
                     reason,
                     at=evaluation.at,
                 )
+                self.trends.clear()
             except UNREACHABLE as exc:
                 log.warning(
                     "scorecard history not recorded (database unreachable: %s)",

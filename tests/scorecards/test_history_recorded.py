@@ -70,6 +70,9 @@ def test_a_regression_and_a_stricter_rule_are_told_apart(tmp_path: Path) -> None
         write_files(root, {MOVING: service("svc-moving", annotations=FULL)})
         register(client, "trigger-two")
         settle(portal)
+        # Seen once before the rule changes (the page keeps the trend it read) ...
+        before = client.get("/catalog/component/default/svc-moving").text
+        assert "dropped because a rule changed" not in before
         write_files(root, {"catalog/scorecards/ready.yaml": SCORECARD + STRICTER_RULE})
         register(client, "trigger-three")
         settle(portal)
@@ -91,6 +94,7 @@ def test_a_regression_and_a_stricter_rule_are_told_apart(tmp_path: Path) -> None
         # The scorecard's trend marks the run where its rules changed.
         assert [r["version_changed"] for r in runs(client)] == [False] * 4 + [True]
 
+        # ... and after it, the trend as the new run left it.
         page = client.get("/catalog/component/default/svc-moving").text
         card = page.split('id="scorecard-ready"')[1].split("</section>")[0]
         assert "rules changed</text>" in card  # the chart's marker at the version change
