@@ -159,14 +159,16 @@ def _material_assets() -> Path | None:
     return folder if folder.is_dir() else None
 
 
-def material_stylesheets() -> list[str]:
+@lru_cache(maxsize=1)
+def material_stylesheets() -> tuple[str, ...]:
+    """mkdocs-material's stylesheets (installed with the portal: looked for once)."""
     folder = _material_assets()
     if folder is None:
-        return []
+        return ()
     names = sorted(glob.glob(os.path.join(folder, "stylesheets", "*.min.css")))
     # main first, then the palette
     names.sort(key=lambda n: (not os.path.basename(n).startswith("main."), n))
-    return [f"/static/material/stylesheets/{os.path.basename(n)}" for n in names]
+    return tuple(f"/static/material/stylesheets/{os.path.basename(n)}" for n in names)
 
 
 class Authenticate:
