@@ -26,12 +26,20 @@ __all__ = [
     "SearchHit",
     "SearchQuery",
     "SearchResults",
+    "no_facets",
     "normalize_owner",
     "parse_query",
 ]
 
 MAX_LIMIT = 100
 FACETS = ("type", "kind", "owner", "tag")
+
+
+def no_facets() -> dict[str, dict[str, int]]:
+    """Every facet, with nothing counted (no results, or counting not asked for)."""
+    return {name: {} for name in FACETS}
+
+
 # Filters a reader may type in the box: kind:api owner:team-x tag:payments type:page
 FILTER_KEYS = {"kind": "kinds", "type": "types", "owner": "owners", "tag": "tags"}
 

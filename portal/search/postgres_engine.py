@@ -28,7 +28,7 @@ import psycopg
 from psycopg import sql
 
 from portal.search.documents import HEADING_SEPARATOR, DocType, SearchDoc
-from portal.search.engine import SearchError, SearchHit, SearchQuery, SearchResults
+from portal.search.engine import SearchError, SearchHit, SearchQuery, SearchResults, no_facets
 from portal.search.ranking import (
     FIELD_BOOSTS,
     FUZZY_WEIGHT,
@@ -347,7 +347,7 @@ class PostgresEngine:
         offset = query.offset()
         parsed = query.parsed()
         if not query.audiences:
-            return SearchResults(hits=[], total=0, facets={name: {} for name in _FACET_NAMES})
+            return SearchResults(hits=[], total=0, facets=no_facets())
         params: dict[str, Any] = {
             "audiences": sorted(query.audiences),
             "weights": WEIGHTS,
@@ -377,7 +377,7 @@ class PostgresEngine:
                 params,
             ).fetchone()
         total, facet_rows, hit_rows = cast(tuple[int, list[Any], list[Any]], row)
-        facets: dict[str, dict[str, int]] = {name: {} for name in _FACET_NAMES}
+        facets = no_facets()
         for name, value, count in facet_rows:
             facets[name][value] = count
             if name == "kind":
@@ -471,7 +471,6 @@ class PostgresEngine:
         )
 
 
-_FACET_NAMES = ("type", "kind", "owner", "tag")
 HEADLINE_OPTIONS = (
     'StartSel="<mark>", StopSel="</mark>", MaxWords=35, MinWords=25, ShortWord=0, MaxFragments=0'
 )

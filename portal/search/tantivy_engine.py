@@ -19,7 +19,7 @@ import tantivy
 from tantivy import Occur, Query
 
 from portal.search.documents import HEADING_SEPARATOR, DocType, SearchDoc
-from portal.search.engine import FACETS, SearchError, SearchHit, SearchQuery, SearchResults
+from portal.search.engine import SearchError, SearchHit, SearchQuery, SearchResults, no_facets
 from portal.search.ranking import (
     FIELD_BOOSTS,
     FUZZY_WEIGHT,
@@ -198,7 +198,7 @@ class TantivyEngine:
         return SearchResults(
             hits=hits,
             total=total,
-            facets=self._facets(searcher, full) if query.facets else _no_facets(),
+            facets=self._facets(searcher, full) if query.facets else no_facets(),
             next_cursor=str(after) if after < total else None,
         )
 
@@ -345,10 +345,6 @@ class TantivyEngine:
             ref=str(doc.get_first("ref") or ""),
             score=0.0 if math.isnan(score) else float(score),
         )
-
-
-def _no_facets() -> dict[str, dict[str, int]]:
-    return {name: {} for name in FACETS}
 
 
 def _highlight(snippet: tantivy.Snippet) -> str:

@@ -32,7 +32,7 @@ from whoosh.filedb.filestore import FileStorage, RamStorage  # type: ignore[impo
 from whoosh.matching import DisjunctionMaxMatcher  # type: ignore[import-untyped]
 
 from portal.search.documents import HEADING_SEPARATOR, DocType, SearchDoc
-from portal.search.engine import FACETS, SearchError, SearchHit, SearchQuery, SearchResults
+from portal.search.engine import SearchError, SearchHit, SearchQuery, SearchResults, no_facets
 from portal.search.ranking import (
     FIELD_BOOSTS,
     FUZZY_WEIGHT,
@@ -254,7 +254,7 @@ class WhooshEngine:
             results.highlighter = self._highlighter
             total = len(results)
             hits = [self._hit(hit, text_query is not None) for hit in results[offset:]]
-            facets = self._facets(results) if query.facets else {n: {} for n in FACETS}
+            facets = self._facets(results) if query.facets else no_facets()
         after = offset + len(hits)
         return SearchResults(
             hits=hits,
