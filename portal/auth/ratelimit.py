@@ -18,6 +18,7 @@ from starlette.requests import HTTPConnection
 
 from portal.auth.access import Denied
 from portal.auth.audit import source_of
+from portal.auth.memo import Memo
 
 if TYPE_CHECKING:
     from portal.shared import Shared
@@ -163,26 +164,22 @@ class SharedRateLimiter:
         self.fallback = RateLimiter(limit, window)
         self._prefix = shared.key("limit", name, "")
         self._script = shared.client.register_script(_SLIDING_WINDOW)
-        # Keys found not blocked, until when (monotonic): every request with a token asks
-        # ``blocked`` first, and a round trip to Redis for each would cost more than the
-        # rest of a cheap request. A key blocked by other replicas is known here at most
+        # Keys found not blocked lately: every request with a token asks ``blocked``
+        # first, and a round trip to Redis for each would cost more than the rest of a
+        # cheap request. A key blocked by other replicas is known here at most
         # ``clear_seconds`` later; a failure counted here forgets it at once.
-        self.clear_seconds = clear_seconds
-        self._clear: dict[str, float] = {}
+        self._clear: Memo[bool] = Memo(clear_seconds, _CLEAR_MAX)
 
     def hit(self, key: str) -> float | None:
-        self._clear.pop(key, None)
+        self._clear.forget(key)
         return self._run(key, count=True)
 
     def blocked(self, key: str) -> float | None:
-        now = time.monotonic()
-        if self._clear.get(key, 0.0) > now:
+        if self._clear.get(key):
             return None
         wait = self._run(key, count=False)
-        if wait is None and self.clear_seconds > 0:
-            if len(self._clear) >= _CLEAR_MAX:
-                self._clear.clear()
-            self._clear[key] = now + self.clear_seconds
+        if wait is None:
+            self._clear.put(key, True)
         return wait
 
     def _run(self, key: str, *, count: bool) -> float | None:

@@ -114,7 +114,7 @@ def test_a_key_found_not_blocked_is_not_asked_again_for_a_moment(redis: Redis) -
     assert there.hit("token:10.0.0.7") is not None
     assert here.blocked("token:10.0.0.7") is None
     # ... and then asks again, and knows.
-    here._clear["token:10.0.0.7"] = 0.0  # that moment is over (instead of sleeping)
+    here._clear.forget("token:10.0.0.7")  # that moment is over (instead of sleeping)
     assert here.blocked("token:10.0.0.7") is not None
     # A failure counted here forgets at once what was found.
     fresh = rate_limiter(shared(redis), "token-failures", 1, 60.0)
