@@ -33,7 +33,7 @@ from portal.auth.memo import Memo
 from portal.auth.oidc import LoginFailed, Provider, Tokens
 from portal.auth.users import User, roles_for
 from portal.db import Database
-from portal.db.models import WebSession
+from portal.db.models import WebSession, as_utc
 from portal.settings import Settings
 
 __all__ = [
@@ -217,15 +217,15 @@ class Sessions:
             if row is None:
                 return None
             live = Live(id_hash, row.subject, dict(row.user), row.csrf_token)
-            if now - _utc(row.created_at) >= self.lifetime:
+            if now - as_utc(row.created_at) >= self.lifetime:
                 ended = f"the session is older than {self.lifetime.total_seconds() / 3600:g} hours"
-            elif now - _utc(row.last_seen_at) >= self.idle:
+            elif now - as_utc(row.last_seen_at) >= self.idle:
                 ended = f"the session was idle for {self.idle.total_seconds() / 60:g} minutes"
             if ended:
                 db.delete(row)
             else:
                 expires = row.id_token_expires_at
-                if expires is not None and _utc(expires) <= now:
+                if expires is not None and as_utc(expires) <= now:
                     # Refreshed below, after this transaction: no lock held over the network.
                     refresh_token = self._open(row.refresh_token, id_hash, "refresh_token")
                     if refresh_token is None:
@@ -233,7 +233,7 @@ class Sessions:
                         if row.refresh_token is not None:  # sealed with another secret
                             ended = "the sign-in expired and its refresh token cannot be read"
                         db.delete(row)
-                elif now - _utc(row.last_seen_at) >= TOUCH_EVERY:
+                elif now - as_utc(row.last_seen_at) >= TOUCH_EVERY:
                     row.last_seen_at = now
             if not ended and refresh_token is None:
                 expires = row.id_token_expires_at
@@ -241,9 +241,9 @@ class Sessions:
                     id_hash,
                     (
                         live,
-                        _utc(row.created_at),
-                        _utc(row.last_seen_at),
-                        _utc(expires) if expires is not None else None,
+                        as_utc(row.created_at),
+                        as_utc(row.last_seen_at),
+                        as_utc(expires) if expires is not None else None,
                     ),
                 )
         if ended:
@@ -275,7 +275,7 @@ class Sessions:
             with self.db.session() as db:
                 row = db.get(WebSession, live.id_hash)
                 expires = row.id_token_expires_at if row is not None else None
-                if row is not None and expires is not None and _utc(expires) > datetime.now(UTC):
+                if row is not None and expires is not None and as_utc(expires) > datetime.now(UTC):
                     return live  # another request refreshed it meanwhile
                 if row is not None:
                     db.delete(row)
@@ -389,8 +389,3 @@ def forget_cookie(*, secure: bool, name: str = COOKIE, path: str = "/") -> str:
 
 def _hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
-
-
-def _utc(when: datetime) -> datetime:
-    """SQLite hands timestamps back without their zone; they were stored in UTC."""
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
