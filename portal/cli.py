@@ -130,12 +130,13 @@ def build(root: Path | None, audiences: tuple[str, ...], out: Path | None, publi
     previous sites stay as they were. With --publish, nothing is published either.
     """
     from portal.exceptions import ValidationFailed
+    from portal.secrets import resolved_settings
     from portal.sites.build import build_sites
     from portal.sites.progress import BuildProgress
 
     # kv://, env:// and file:// settings (the database's URL, the site store's connection
     # string) resolved as `portal serve` resolves them.
-    settings = _resolved_settings(_settings(root))
+    settings = resolved_settings(_settings(root))
     store = _publish_store(settings) if publish else None
     try:
         model = _build_model(settings)
@@ -164,12 +165,6 @@ def build(root: Path | None, audiences: tuple[str, ...], out: Path | None, publi
     click.echo(f"built {len(result.sites)} sites in {result.seconds:.1f} s", err=True)
     if store is not None:
         _publish(settings, store, list(audiences) or _site_audiences(result), out)
-
-
-def _resolved_settings(settings: Settings) -> Settings:
-    from portal.secrets import resolve_settings
-
-    return resolve_settings(settings, vault_url_template=settings.keyvault_url_template)
 
 
 def _publish_store(settings: Settings) -> Any:
@@ -270,7 +265,8 @@ def serve(root: Path | None, host: str, port: int, reload: bool, no_build: bool)
         os.environ.update(settings_env(settings))
         target: Any = "portal.web.app:app_from_environment"
     else:
-        from portal.web.app import create_app, resolved_settings
+        from portal.secrets import resolved_settings
+        from portal.web.app import create_app
 
         target = create_app(resolved_settings(settings))
     uvicorn.run(

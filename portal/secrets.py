@@ -24,7 +24,7 @@ from portal.settings import Settings
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
-    from azure.core.exceptions import AzureError, HttpResponseError
+    from azure.core.exceptions import HttpResponseError
     from azure.keyvault.secrets import SecretClient
 
 __all__ = [
@@ -32,10 +32,12 @@ __all__ = [
     "MASK",
     "SecretError",
     "SecretResolver",
+    "first_line",
     "is_reference",
     "mask",
     "remember_secrets",
     "resolve_settings",
+    "resolved_settings",
     "resolved_values",
 ]
 
@@ -295,7 +297,7 @@ class SecretResolver:
             return "the secret does not exist in the vault"
         if isinstance(exc, ClientAuthenticationError):
             # Raised by the credential (no token; no status) or by the vault (token refused).
-            reason = _first_line(exc) if exc.status_code is None else _answer(exc)
+            reason = first_line(exc) if exc.status_code is None else _answer(exc)
             problem = f"cannot authenticate to the vault at {url}: {reason}"
             if exc.status_code is None and self._owned_credential is not None:
                 problem += (
@@ -306,9 +308,9 @@ class SecretResolver:
         elif isinstance(exc, HttpResponseError):
             return _answer(exc)
         elif isinstance(exc, ServiceRequestError):
-            problem = f"cannot reach the vault at {url}: {_first_line(exc)}"
+            problem = f"cannot reach the vault at {url}: {first_line(exc)}"
         elif isinstance(exc, AzureError):
-            return f"the vault request failed: {_first_line(exc)}"
+            return f"the vault request failed: {first_line(exc)}"
         elif isinstance(exc, ValueError):
             # The SDK refuses a challenge naming another resource (a vault URL on the wrong cloud).
             problem = f"the authentication challenge of the vault at {url} was refused: {exc}"
@@ -346,6 +348,12 @@ def resolve_settings(
         credential=credential, vault_url_template=vault_url_template, **client_options
     ) as resolver:
         return resolver.resolve_settings(settings)
+
+
+def resolved_settings(settings: Settings) -> Settings:
+    """``settings`` with its kv://, env:// and file:// references replaced by their values,
+    Key Vault found through the settings' own ``keyvault_url_template``."""
+    return resolve_settings(settings, vault_url_template=settings.keyvault_url_template)
 
 
 def _from_environment(name: str) -> str:
@@ -387,6 +395,8 @@ def _answer(exc: HttpResponseError) -> str:
     return f"the vault answered {exc.status_code} ({exc.reason})"
 
 
-def _first_line(exc: AzureError) -> str:
-    message = str(exc.message or exc).strip()
+def first_line(exc: Exception) -> str:
+    """The first line of an error's message (an Azure SDK error's own message, without
+    the request details it appends), or its type when it has none."""
+    message = str(getattr(exc, "message", None) or exc).strip()
     return message.splitlines()[0] if message else type(exc).__name__

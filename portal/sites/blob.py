@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from portal.exceptions import ConfigError, PortalError
+from portal.secrets import first_line
 from portal.settings import Settings
 
 if TYPE_CHECKING:
@@ -217,21 +218,21 @@ class BlobSites:
             if isinstance(exc, ClientAuthenticationError) or exc.status_code == 403:
                 raise StoreError(
                     f"{action}: the {self.where} refused the credential of setting "
-                    f"{self.setting}: {_first_line(exc)}"
+                    f"{self.setting}: {first_line(exc)}"
                 ) from None
-            raise StoreError(f"{action}: the {self.where} answered: {_first_line(exc)}") from None
+            raise StoreError(f"{action}: the {self.where} answered: {first_line(exc)}") from None
         except ClientAuthenticationError as exc:  # the credential itself failed, no answer yet
             raise StoreError(
                 f"{action}: no credential for the {self.where} (setting {self.setting}): "
-                f"{_first_line(exc)}"
+                f"{first_line(exc)}"
             ) from None
         except (ServiceRequestError, ServiceResponseError) as exc:
             raise StoreError(
                 f"{action}: cannot reach the {self.where} (setting {self.setting}): "
-                f"{_first_line(exc)}"
+                f"{first_line(exc)}"
             ) from None
         except AzureError as exc:  # e.g. a download cut short
-            raise StoreError(f"{action}: {_first_line(exc)} ({self.where})") from None
+            raise StoreError(f"{action}: {first_line(exc)} ({self.where})") from None
 
     # -- reads -----------------------------------------------------------------------
 
@@ -421,8 +422,3 @@ def _parse_manifest(data: bytes, build: str, audience: str, where: str) -> Manif
             raise StoreError(f"{where}: file {path!r} {problem}")
         files[path] = (entry[0], entry[1])
     return Manifest(build, audience, files)
-
-
-def _first_line(exc: Exception) -> str:
-    message = str(getattr(exc, "message", None) or exc).strip()
-    return message.splitlines()[0] if message else type(exc).__name__

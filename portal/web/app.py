@@ -29,7 +29,7 @@ from portal.auth.tokens import FAILURES_PER_MINUTE, TokenAuthenticator
 from portal.auth.users import ANONYMOUS, User
 from portal.db import UNREACHABLE
 from portal.network import is_loopback
-from portal.secrets import remember_secrets
+from portal.secrets import remember_secrets, resolved_settings
 from portal.settings import Settings
 from portal.web import admin, api, live, ops, pages, scorecards, search, signin
 from portal.web.identity import development_user
@@ -140,13 +140,6 @@ def create_app(
 def app_from_environment() -> FastAPI:
     """The app for ``portal serve --reload`` (uvicorn's factory): PORTAL_* variables."""
     return create_app(resolved_settings(Settings()))
-
-
-def resolved_settings(settings: Settings) -> Settings:
-    """``settings`` with its kv://, env:// and file:// references replaced by their values."""
-    from portal.secrets import resolve_settings
-
-    return resolve_settings(settings, vault_url_template=settings.keyvault_url_template)
 
 
 @lru_cache(maxsize=1)
