@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -348,7 +348,7 @@ def _stats(scenario: Scenario) -> dict[str, Any]:
     }
 
 
-def _percentile(ordered: list[float], p: int) -> float:
+def _percentile(ordered: Sequence[float], p: int) -> float:
     if len(ordered) == 1:
         return ordered[0]
     return statistics.quantiles(ordered, n=100, method="inclusive")[p - 1]

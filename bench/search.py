@@ -41,7 +41,7 @@ from urllib.parse import urlencode
 import httpx
 import psycopg
 
-from bench.catalog_api import BenchError, _free_port, _stop, _tail, _wait_ready
+from bench.catalog_api import BenchError, _free_port, _percentile, _stop, _tail, _wait_ready
 from bench.docs_build import _corpus, _printer
 from bench.docs_corpus import INTERNAL_AUDIENCES
 from portal.model import load_model
@@ -493,12 +493,6 @@ def _stats(times: Sequence[float]) -> dict[str, Any]:
         "p95_s": _percentile(ordered, 95),
         "max_s": ordered[-1],
     }
-
-
-def _percentile(ordered: Sequence[float], p: int) -> float:
-    if len(ordered) == 1:
-        return ordered[0]
-    return statistics.quantiles(ordered, n=100, method="inclusive")[p - 1]
 
 
 # -- over HTTP ----------------------------------------------------------------------

@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "FACET_FIELDS",
     "FIELD_BOOSTS",
+    "FILTER_FIELDS",
     "FUZZY_MIN_LENGTH",
     "FUZZY_WEIGHT",
     "MAX_BOOST",
     "SNIPPET_CHARS",
     "STOPWORDS",
+    "STORED_FIELDS",
     "TEXT_FIELDS",
     "TIE_BREAKER",
     "clamp_boost",
@@ -28,6 +31,10 @@ __all__ = [
 # How much a match counts in each field, against 1 for the section's own text.
 FIELD_BOOSTS = {"title": 2.0, "heading": 3.0, "keywords": 1.5, "body": 1.0, "context": 0.5}
 TEXT_FIELDS = tuple(FIELD_BOOSTS)
+# What every engine keeps: stored for snippets, counted as facets, and typed filters.
+STORED_FIELDS = ("title", "heading", "body")
+FACET_FIELDS = {"kind": "kind", "owner": "owner", "tag": "tags"}  # types come from kinds
+FILTER_FIELDS = {"kinds": "kind", "types": "type", "owners": "owner", "tags": "tags"}
 FUZZY_WEIGHT = 0.4  # a near miss counts for less than the word itself
 FUZZY_MIN_LENGTH = 5  # shorter words are too often another word one edit away
 TIE_BREAKER = 0.3  # a word found in several fields counts a little more than in one

@@ -21,9 +21,12 @@ from tantivy import Occur, Query
 from portal.search.documents import HEADING_SEPARATOR, DocType, SearchDoc
 from portal.search.engine import SearchError, SearchHit, SearchQuery, SearchResults, no_facets
 from portal.search.ranking import (
+    FACET_FIELDS,
     FIELD_BOOSTS,
+    FILTER_FIELDS,
     FUZZY_WEIGHT,
     SNIPPET_CHARS,
+    STORED_FIELDS,
     TEXT_FIELDS,
     TIE_BREAKER,
     clamp_boost,
@@ -36,9 +39,6 @@ from portal.search.ranking import (
 __all__ = ["TantivyEngine"]
 
 SCHEMA_VERSION = "1"
-STORED_FIELDS = ("title", "heading", "body")
-_FACET_FIELDS = {"kind": "kind", "owner": "owner", "tag": "tags"}  # types come from kinds
-_FILTER_FIELDS = {"kinds": "kind", "types": "type", "owners": "owner", "tags": "tags"}
 
 
 def _schema() -> tantivy.Schema:
@@ -173,7 +173,7 @@ class TantivyEngine:
         must: list[tuple[Occur, Query]] = [(Occur.Must, text_query or Query.all_query())]
         must.append((Occur.Must, self._permitted(query.audiences)))
         for key, values in parsed.filters.items():
-            field = _FILTER_FIELDS[key]
+            field = FILTER_FIELDS[key]
             must.append(
                 (Occur.Must, self._const(Query.term_set_query(self._schema, field, list(values))))
             )
@@ -312,11 +312,11 @@ class TantivyEngine:
 
     def _facets(self, searcher: tantivy.Searcher, query: Query) -> dict[str, dict[str, int]]:
         request = {
-            name: {"terms": {"field": field, "size": 100}} for name, field in _FACET_FIELDS.items()
+            name: {"terms": {"field": field, "size": 100}} for name, field in FACET_FIELDS.items()
         }
         answer = searcher.aggregate(query, request)
         facets: dict[str, dict[str, int]] = {}
-        for name in _FACET_FIELDS:
+        for name in FACET_FIELDS:
             buckets = answer.get(name, {}).get("buckets", [])
             facets[name] = {b["key"]: int(b["doc_count"]) for b in buckets if b["key"]}
         types: dict[str, int] = {}

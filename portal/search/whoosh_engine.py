@@ -34,9 +34,12 @@ from whoosh.matching import DisjunctionMaxMatcher  # type: ignore[import-untyped
 from portal.search.documents import HEADING_SEPARATOR, DocType, SearchDoc
 from portal.search.engine import SearchError, SearchHit, SearchQuery, SearchResults, no_facets
 from portal.search.ranking import (
+    FACET_FIELDS,
     FIELD_BOOSTS,
+    FILTER_FIELDS,
     FUZZY_WEIGHT,
     SNIPPET_CHARS,
+    STORED_FIELDS,
     TEXT_FIELDS,
     TIE_BREAKER,
     clamp_boost,
@@ -50,9 +53,6 @@ __all__ = ["WhooshEngine"]
 
 SCHEMA_VERSION = "1"
 MARKER = "portal-search-version"
-STORED_FIELDS = ("title", "heading", "body")
-_FACET_FIELDS = {"kind": "kind", "owner": "owner", "tag": "tags"}  # types come from kinds
-_FILTER_FIELDS = {"kinds": "kind", "types": "type", "owners": "owner", "tags": "tags"}
 # Words are runs of letters and digits, as tantivy's simple tokenizer makes them.
 _WORD = r"[^\W_]+"
 MAX_COMBINATIONS = 64  # "most of the words" beyond this many word sets: all of them
@@ -232,12 +232,12 @@ class WhooshEngine:
         parsed = query.parsed()
         filters = [self._permitted(query.audiences)]
         for key, values in parsed.filters.items():
-            field = _FILTER_FIELDS[key]
+            field = FILTER_FIELDS[key]
             filters.append(query_or([wq.Term(field, v) for v in values]))
         allowed = wq.And(filters)
         groups = {
             name: sorting.FieldFacet(field, allow_overlap=name == "tag")
-            for name, field in _FACET_FIELDS.items()
+            for name, field in FACET_FIELDS.items()
         }
         with self._index.searcher(weighting=self._weighting) as searcher:
             text_query = self._text_query(searcher.reader(), parsed.words, parsed.phrases)
@@ -366,7 +366,7 @@ class WhooshEngine:
     def _facets(results: Any) -> dict[str, dict[str, int]]:
         facets = {
             name: {str(k): int(v) for k, v in results.groups(name).items() if k}
-            for name in _FACET_FIELDS
+            for name in FACET_FIELDS
         }
         types: dict[str, int] = {}
         for kind, count in facets["kind"].items():

@@ -24,6 +24,7 @@ from portal.auth.access import Denied
 from portal.auth.users import User
 from portal.catalog import RefError, parse_ref
 from portal.search import (
+    FACETS,
     SearchError,
     SearchHit,
     SearchIndex,
@@ -40,7 +41,6 @@ __all__ = ["SearchOut", "SuggestOut", "api_router", "router"]
 
 MAX_QUERY_CHARS = 500
 PAGE_SIZE = 20
-FACET_PARAMS = ("type", "kind", "owner", "tag")
 
 api_router = APIRouter()  # mounted under /api/v1 by portal.web.api
 router = APIRouter()  # the /search page
@@ -314,7 +314,7 @@ def search_page(request: Request) -> HTMLResponse:
     user = current_user(request)
     params: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
-        if value != "" and key in ("q", "audience", "cursor", *FACET_PARAMS):
+        if value != "" and key in ("q", "audience", "cursor", *FACETS):
             params.setdefault(key, []).append(value)
     q = params.get("q", [""])[0]
     cursor = params.get("cursor", [None])[0]
@@ -335,14 +335,14 @@ def search_page(request: Request) -> HTMLResponse:
     error = None
     hits: list[tuple[SearchHitOut, Markup]] = []
     results: SearchResults | None = None
-    if q or any(params.get(f) for f in FACET_PARAMS):
+    if q or any(params.get(f) for f in FACETS):
         try:
             searched, results = run_search(
                 portal,
                 user,
                 q=q,
                 audiences=params.get("audience", []),
-                filters={f: params.get(f, []) for f in FACET_PARAMS},
+                filters={f: params.get(f, []) for f in FACETS},
                 limit=PAGE_SIZE,
                 cursor=cursor,
             )
@@ -367,6 +367,6 @@ def search_page(request: Request) -> HTMLResponse:
         "toggle": toggle,
         "selected": lambda f, v: v in params.get(f, []),
         "next_url": next_url,
-        "facet_names": FACET_PARAMS,
+        "facet_names": FACETS,
     }
     return render(request, "search.html", 400 if error else 200, **context)
