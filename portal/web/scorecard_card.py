@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import posixpath
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,7 +15,7 @@ from markupsafe import Markup
 
 from portal.catalog import Entity, EntityRef
 from portal.db import UNREACHABLE
-from portal.db.scorecard_trends import Change, entity_trend
+from portal.db.scorecard_trends import Change
 from portal.scorecards import EntityResult, Rule, RuleOutcome, ScorecardResult
 from portal.sites import urls
 from portal.sites.config import best_audience
@@ -38,9 +37,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-TREND_RUNS = 50
-TRENDS_KEPT = 5_000  # entity trends kept between evaluations, at most
-TREND_SECONDS = 30.0  # and for how long each
 
 
 def level_colors(result: ScorecardResult) -> dict[str, str]:
@@ -128,16 +124,7 @@ def _card(
     chart: Markup | None = None
     changes: list[tuple[str, Change]] = []
     try:
-        key = (str(result.ref), str(row.entity))
-        now = time.monotonic()
-        kept = runs.trends.get(key)
-        if kept is not None and kept[0] > now - TREND_SECONDS:
-            trend = kept[1]
-        else:
-            trend = entity_trend(runs.history, *key, TREND_RUNS)
-            if len(runs.trends) >= TRENDS_KEPT:
-                runs.trends.clear()
-            runs.trends[key] = (now, trend)
+        trend = runs.entity_trend(str(result.ref), str(row.entity))
     except UNREACHABLE as exc:  # the page is drawn from memory; only the trend needs the database
         log.warning("scorecard history unavailable: %s", type(exc).__name__)
     else:

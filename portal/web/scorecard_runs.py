@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
+from portal.auth.memo import Memo
 from portal.catalog import EntityRef
 from portal.db import UNREACHABLE
 from portal.db.scorecard_history import TRIGGERS, History, definition_of
-from portal.db.scorecard_trends import Trend
+from portal.db.scorecard_trends import Trend, entity_trend
 from portal.problems import Problem
 from portal.scorecards import EntityResult, ScorecardResult, evaluate
 from portal.worker import Coalescing
@@ -28,9 +29,13 @@ from portal.worker import Coalescing
 if TYPE_CHECKING:
     from portal.web.runtime import Portal
 
-__all__ = ["Evaluation", "ScorecardRuns"]
+__all__ = ["TREND_RUNS", "Evaluation", "ScorecardRuns"]
 
 log = logging.getLogger(__name__)
+
+TREND_RUNS = 50  # evaluations a trend shows
+TRENDS_KEPT = 5_000  # entity trends kept between evaluations, at most
+TREND_SECONDS = 30.0  # and for how long each
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +88,8 @@ class ScorecardRuns:
         self.portal = portal
         self.history = History(portal.db)
         self.current: Evaluation | None = None
-        # Entity trends read from the history, by (scorecard, entity), with when they were
-        # read: an entity page costs no database round trips on every view. Emptied when
-        # this replica evaluates or records; a run another replica records shows within
-        # TREND_SECONDS.
-        self.trends: dict[tuple[str, str], tuple[float, Trend]] = {}
+        # Entity trends read from the history (see entity_trend).
+        self._trends: Memo[Trend] = Memo(TREND_SECONDS, TRENDS_KEPT)
         self.failure: str | None = None  # why the last evaluation failed, if it did
         self.seconds: float | None = None  # how long the last evaluation took
         # Trigger -> reason; a later reason for the same trigger replaces the earlier one.
@@ -113,6 +115,20 @@ class ScorecardRuns:
         """Wait until no evaluation is queued or running (for tests and shutdown)."""
         return self._worker.wait_idle(timeout)
 
+    def entity_trend(self, scorecard: str, entity: str) -> Trend:
+        """The entity's trend on ``scorecard``, read from the history once and kept until
+        this replica evaluates or records again, or TREND_SECONDS at most (a run another
+        replica records shows by then): an entity page costs no queries on every view."""
+        key = f"{scorecard} {entity}"
+        trend = self._trends.get(key)
+        if trend is None:
+            trend = entity_trend(self.history, scorecard, entity, TREND_RUNS)
+            self._trends.put(key, trend)
+        return trend
+
+    def _forget_trends(self) -> None:
+        self._trends.forget_if(lambda _key: True)
+
     def _evaluate(self, batch: dict[str, str]) -> None:
         # The run is named after its weightiest trigger; its reason keeps them all.
         trigger = next(t for t in ("registration", "build", "startup") if t in batch)
@@ -126,7 +142,7 @@ class ScorecardRuns:
             return
         self.failure = None
         self.seconds = time.monotonic() - started
-        self.trends.clear()  # drawn again from the history this evaluation adds to
+        self._forget_trends()  # drawn again from the history this evaluation adds to
         self.current = evaluation  # the pages see it now; history follows
         if not self.portal.leases.held("scorecards"):
             # Another replica sharing the database records the history (it evaluates too,
@@ -143,7 +159,7 @@ class ScorecardRuns:
                     reason,
                     at=evaluation.at,
                 )
-                self.trends.clear()
+                self._forget_trends()
             except UNREACHABLE as exc:
                 log.warning(
                     "scorecard history not recorded (database unreachable: %s)",

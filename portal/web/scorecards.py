@@ -33,7 +33,7 @@ from portal.web.scorecard_models import (
     SelectionError,
     entity_result_out,
 )
-from portal.web.scorecard_runs import Evaluation
+from portal.web.scorecard_runs import TREND_RUNS, Evaluation
 from portal.web.trend_chart import group_chart
 
 __all__ = ["router"]
@@ -41,7 +41,6 @@ __all__ = ["router"]
 log = logging.getLogger(__name__)
 router = APIRouter()
 PAGE_SIZE = 50
-TREND_RUNS = 50
 HEAT_STEPS = 5  # shades of the heatmap
 
 
