@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from portal.catalog import Entity, RefError, parse_ref
 from portal.live import METHODS, Attempt, TryRequest, parse_headers
-from portal.web.pages import READ, entity_url, render
+from portal.web.pages import READ, entity_of, entity_url, render, wants_json
 from portal.web.runtime import Portal
 
 __all__ = ["router"]
@@ -27,22 +27,9 @@ def _portal(request: Request) -> Portal:
     return portal
 
 
-def _wants_json(request: Request) -> bool:
-    accept = request.headers.get("accept", "")
-    return "application/json" in accept and "text/html" not in accept
-
-
-def _entity(request: Request, kind: str, namespace: str, name: str) -> Entity | None:
-    try:
-        ref = parse_ref(f"{kind}:{namespace}/{name}")
-    except RefError:
-        return None
-    return _portal(request).view.catalog.get(ref)
-
-
 def _missing(request: Request, kind: str, namespace: str, name: str) -> Response:
     message = f"No entity {kind}:{namespace}/{name} in the catalog."
-    if _wants_json(request):
+    if wants_json(request):
         return JSONResponse({"detail": message, "problems": []}, status_code=404)
     return render(request, "not_found.html", 404, message=message, suggestions=[])
 
@@ -67,18 +54,18 @@ def live_status(request: Request, entity: str = "") -> Response:
 @router.post("/catalog/{kind}/{namespace}/{name}/probe", dependencies=[READ])
 def probe(kind: str, namespace: str, name: str, request: Request) -> Response:
     """Probe the entity's health endpoints now; back to its page (or the results as JSON)."""
-    entity = _entity(request, kind, namespace, name)
+    entity = entity_of(_portal(request), kind, namespace, name)
     if entity is None:
         return _missing(request, kind, namespace, name)
     statuses = _portal(request).live.probe_now(entity.ref)
-    if _wants_json(request):
+    if wants_json(request):
         return JSONResponse({"environments": [s.to_dict() for s in statuses]})
     return RedirectResponse(f"{entity_url(entity.ref)}#status", status_code=303)
 
 
 @router.get("/catalog/{kind}/{namespace}/{name}/try", dependencies=[READ])
 def try_page(kind: str, namespace: str, name: str, request: Request) -> Response:
-    entity = _entity(request, kind, namespace, name)
+    entity = entity_of(_portal(request), kind, namespace, name)
     if entity is None:
         return _missing(request, kind, namespace, name)
     return _console(request, entity, None, {"method": "GET", "path": "/"})
@@ -98,7 +85,7 @@ def try_send(
 ) -> Response:
     """Send one request to a server of the entity, from the portal, with nothing of the
     caller's own request (see portal.live.console)."""
-    entity = _entity(request, kind, namespace, name)
+    entity = entity_of(_portal(request), kind, namespace, name)
     if entity is None:
         return _missing(request, kind, namespace, name)
     form = {"environment": environment, "method": method, "path": path, "headers": headers}
@@ -123,7 +110,7 @@ def try_send(
 def _answer(
     request: Request, entity: Entity, attempt: Attempt, form: dict[str, str], status: int
 ) -> Response:
-    if not _wants_json(request):
+    if not wants_json(request):
         return _console(request, entity, attempt, form, status)
     answer = attempt.answer
     return JSONResponse(

@@ -14,14 +14,14 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from portal.auth import access
 from portal.db import UNREACHABLE
 from portal.web.identity import current_user
 from portal.web.metrics import PortalState, scrape_refusal
-from portal.web.pages import render
+from portal.web.pages import render, wants_json
 from portal.web.runtime import Portal
 
 __all__ = [
@@ -170,7 +170,7 @@ def unavailable(request: Request, reason: str) -> Response:
     portal: Portal = request.app.state.portal
     portal.metrics.database_unavailable.inc()
     headers = {"Retry-After": RETRY_AFTER, "Cache-Control": "no-store"}
-    if _wants_json(request):
+    if wants_json(request):
         body: dict[str, Any] = {"detail": _API_REASONS.get(reason, reason), "problems": []}
         return JSONResponse(body, status_code=503, headers=headers)
     user = current_user(request)
@@ -185,13 +185,6 @@ def unavailable(request: Request, reason: str) -> Response:
     )
     response.headers.update(headers)
     return response
-
-
-def _wants_json(connection: HTTPConnection) -> bool:
-    if connection.scope["path"].startswith("/api/"):
-        return True
-    accept = connection.headers.get("accept", "")
-    return "application/json" in accept and "text/html" not in accept
 
 
 def _first_line(exc: Exception) -> str:

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, UploadFile
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from portal import __version__
@@ -258,7 +258,16 @@ def catalog(request: Request) -> HTMLResponse:
 # -- entity pages -------------------------------------------------------------------
 
 
-def _entity(portal: Portal, kind: str, namespace: str, name: str) -> Entity | None:
+def wants_json(connection: HTTPConnection) -> bool:
+    """Whether to answer JSON rather than a page: the API, or a caller asking for JSON."""
+    if connection.scope["path"].startswith("/api/"):
+        return True
+    accept = connection.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def entity_of(portal: Portal, kind: str, namespace: str, name: str) -> Entity | None:
+    """The catalog's entity at a page's /catalog/{kind}/{namespace}/{name}, or None."""
     try:
         ref = parse_ref(f"{kind}:{namespace}/{name}")
     except RefError:
@@ -274,7 +283,7 @@ def _entity(portal: Portal, kind: str, namespace: str, name: str) -> Entity | No
 def entity_page(kind: str, namespace: str, name: str, request: Request) -> HTMLResponse:
     portal = _portal(request)
     view = portal.view
-    entity = _entity(portal, kind, namespace, name)
+    entity = entity_of(portal, kind, namespace, name)
     if entity is None:
         text = f"{kind}:{namespace}/{name}"
         close = view.index.search(CatalogIndex.parse_query({"q": [name], "limit": ["5"]}))
@@ -345,7 +354,7 @@ def _first(refs: list[EntityRef]) -> EntityRef | None:
 )
 def entity_graph(kind: str, namespace: str, name: str, request: Request) -> Response:
     portal = _portal(request)
-    entity = _entity(portal, kind, namespace, name)
+    entity = entity_of(portal, kind, namespace, name)
     if entity is None:
         return Response("no such entity", status_code=404, media_type="text/plain")
     svg = relation_graph(entity, portal.view.catalog, entity_url)
