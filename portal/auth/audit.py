@@ -40,7 +40,7 @@ def record(
 
     ``detail`` must hold no secret (no token, password or cookie value).
     """
-    who = actor if isinstance(actor, str) else (actor.email or actor.subject or actor.name)
+    who = actor if isinstance(actor, str) else actor.label
     try:
         with db.session() as session:
             session.add(

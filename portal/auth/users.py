@@ -37,6 +37,11 @@ class User:
         return self.via != "anonymous"
 
     @property
+    def label(self) -> str:
+        """Who this is, in a log line or the audit log: email, else subject, else name."""
+        return self.email or self.subject or self.name
+
+    @property
     def development(self) -> bool:
         return self.via == "development"
 

@@ -82,11 +82,7 @@ class Observe:
         if not self.log.isEnabledFor(level):
             return
         user = scope.get("user")
-        who = (
-            user.email or user.subject or user.name
-            if isinstance(user, User) and user.authenticated
-            else "anonymous"
-        )
+        who = user.label if isinstance(user, User) and user.authenticated else "anonymous"
         query = scope.get("query_string", b"")
         path = scope["path"] + ("?" + query.decode("latin-1") if query else "")
         client = scope.get("client")
