@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-__all__ = ["Coalescing"]
+__all__ = ["Coalescing", "Periodic"]
 
 log = logging.getLogger(__name__)
 
@@ -89,3 +89,41 @@ class Coalescing(Generic[T]):
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
+
+
+class Periodic:
+    """``tick`` every ``seconds`` in a daemon thread of its own, from start() to stop().
+
+    A round that raises is logged (as ``failed``) and the next one goes on: a bad
+    round must not end the thread.
+    """
+
+    def __init__(self, name: str, seconds: float, tick: Callable[[], object], failed: str) -> None:
+        self.name = name
+        self.seconds = seconds
+        self.tick = tick
+        self.failed = failed
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.seconds):
+            try:
+                self.tick()
+            except Exception:
+                log.exception(self.failed)

@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from sqlalchemy import Connection, NullPool, create_engine, text
 
 from portal.db.database import CONNECT_TIMEOUT, UNREACHABLE, Database, advisory_key
+from portal.worker import Periodic
 
 __all__ = ["Leases"]
 
@@ -60,8 +61,9 @@ class Leases:
         self._pid: int | None = None  # the server process of the session holding the locks
         self._lock = threading.RLock()  # one statement at a time on the connection
         self._state = threading.Lock()  # _wanted and _held: never held across a statement
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._checker = Periodic(
+            "portal-leases", check_seconds, self.check, "checking the leases failed"
+        )
         self._engine = (
             create_engine(
                 db.url,
@@ -174,19 +176,14 @@ class Leases:
                 log.exception("after taking a lease")
 
     def start(self) -> None:
-        if not self.shared or self._thread is not None:
+        if not self.shared or self._checker.running:
             return
-        self._stop.clear()
         self.check(quietly=True)  # what starts with the process needs no taking over
-        self._thread = threading.Thread(target=self._loop, name="portal-leases", daemon=True)
-        self._thread.start()
+        self._checker.start()
 
     def stop(self) -> None:
         """Give every lease back (the connection closes), so another replica takes over now."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.check_seconds + 10)
-            self._thread = None
+        self._checker.stop(timeout=self.check_seconds + 10)
         with self._lock:
             with self._state:
                 self._held.clear()
@@ -199,13 +196,6 @@ class Leases:
             self._drop_connection()
         if self._engine is not None:
             self._engine.dispose()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.check_seconds):
-            try:
-                self.check()
-            except Exception:  # a bad round must not end the thread
-                log.exception("checking the leases failed")
 
     # -- the connection --------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from portal.settings import Settings
 from portal.sites.blob import BUILD_ID, BlobSites, Manifest, Pointer, StoreError
+from portal.worker import Periodic
 
 __all__ = ["BlobStore"]
 
@@ -48,24 +49,21 @@ class BlobStore:
         self._pointer: Pointer | None = None
         self.problem: str | None = None  # why the last refresh failed, if it did
         self._refresh_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # A bug in a refresh: say so, and keep serving and polling.
+        self._poller = Periodic(
+            "portal-site-store", self.poll_seconds, self.refresh, "site store: refreshing failed"
+        )
 
     # -- SiteStore -------------------------------------------------------------------
 
     def start(self) -> None:
         """Serve what the cache had, then catch up with the store and keep polling it."""
-        self._stop.clear()
         self._load_cached()
         self.refresh()
-        self._thread = threading.Thread(target=self._poll, name="portal-site-store", daemon=True)
-        self._thread.start()
+        self._poller.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
+        self._poller.stop()
         self.blobs.close()
 
     def site_dir(self, audience: str) -> Path:
@@ -99,13 +97,6 @@ class BlobStore:
                 return False
             self.problem = None
             return switched
-
-    def _poll(self) -> None:
-        while not self._stop.wait(self.poll_seconds):
-            try:
-                self.refresh()
-            except Exception:  # a bug: say so, and keep serving and polling
-                log.exception("site store: refreshing failed")
 
     def _refresh(self) -> bool:
         etag = self._pointer.etag if self._pointer is not None else None

@@ -32,6 +32,7 @@ from sqlalchemy import select
 from portal.db import UNREACHABLE, BuildState
 from portal.db import changes as change_counters
 from portal.db.models import as_utc
+from portal.worker import Periodic
 
 if TYPE_CHECKING:
     from portal.web.runtime import Portal
@@ -53,8 +54,13 @@ class Replicas:
         self.leases = portal.leases
         self._seen: int | None = None
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._swept = time.monotonic()
+        self._poller = Periodic(
+            "portal-replicas",
+            portal.settings.changes_poll_seconds,
+            self._round,
+            "keeping in step with the other replicas failed",
+        )
         self._down = False  # the database did not answer the last poll (warned once)
         portal.metrics.register(_SharedGauges(portal))
 
@@ -73,28 +79,18 @@ class Replicas:
             lambda: portal.scorecards.request("startup", "this replica now records the history"),
         )
         self.leases.start()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="portal-replicas", daemon=True)
-        self._thread.start()
+        self._swept = time.monotonic()
+        self._poller.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
+        self._poller.stop()
         self.leases.stop()
 
-    def _loop(self) -> None:
-        settings = self.portal.settings
-        swept = time.monotonic()
-        while not self._stop.wait(settings.changes_poll_seconds):
-            try:
-                self.poll()
-                if time.monotonic() - swept >= settings.lease_seconds:
-                    swept = time.monotonic()
-                    self.sweep()
-            except Exception:  # one bad round must not end the thread
-                log.exception("keeping in step with the other replicas failed")
+    def _round(self) -> None:
+        self.poll()
+        if time.monotonic() - self._swept >= self.portal.settings.lease_seconds:
+            self._swept = time.monotonic()
+            self.sweep()
 
     # -- the catalog -------------------------------------------------------------
 
