@@ -81,6 +81,10 @@ class RateLimiter:
             self._events.move_to_end(key)  # its newest event is now the newest of all
             return None
 
+    def known_clear(self, key: str) -> bool:
+        """Whether ``key`` is not blocked (this limiter asks nobody, so it always knows)."""
+        return self.blocked(key) is None
+
     def blocked(self, key: str) -> float | None:
         """Like ``hit`` but counts nothing: for limits on failures, checked before trying."""
         now = self.clock()
@@ -117,6 +121,11 @@ class Limiter(Protocol):
 
     def blocked(self, key: str) -> float | None:
         """Like ``hit`` but counts nothing."""
+        ...
+
+    def known_clear(self, key: str) -> bool:
+        """True when ``key`` is known not to be blocked without asking anyone (no I/O: for
+        the event loop); False when blocked or when finding out would take a round trip."""
         ...
 
 
@@ -173,6 +182,9 @@ class SharedRateLimiter:
     def hit(self, key: str) -> float | None:
         self._clear.forget(key)
         return self._run(key, count=True)
+
+    def known_clear(self, key: str) -> bool:
+        return bool(self._clear.get(key))
 
     def blocked(self, key: str) -> float | None:
         if self._clear.get(key):

@@ -198,19 +198,10 @@ class Sessions:
         id_hash = self.id_hash(cookie)
         if id_hash is None:
             return None
+        remembered = self._remembered(id_hash)
+        if remembered is not None:
+            return remembered
         now = datetime.now(UTC)
-        known = self.memo.get(id_hash)
-        if known is not None:
-            live, created, seen, expires = known
-            # Without the database: still within both timeouts, the ID token still
-            # valid, and no touch of last_seen_at due. Otherwise, read the row.
-            if (
-                now - created < self.lifetime
-                and now - seen < min(self.idle, TOUCH_EVERY)
-                and (expires is None or expires > now)
-            ):
-                return live
-            self.memo.forget(id_hash)
         ended = refresh_token = None
         with self.db.session() as db:
             row = db.get(WebSession, id_hash)
@@ -252,6 +243,29 @@ class Sessions:
         if refresh_token is not None:
             return self._refresh(live, refresh_token, connection)
         return live
+
+    def remembered(self, cookie: str) -> Live | None:
+        """The session ``cookie`` opens when a recent request checked it and nothing is due
+        (see :meth:`find`); else None. No I/O: for the event loop."""
+        id_hash = self.id_hash(cookie)
+        return self._remembered(id_hash) if id_hash is not None else None
+
+    def _remembered(self, id_hash: str) -> Live | None:
+        known = self.memo.get(id_hash)
+        if known is None:
+            return None
+        live, created, seen, expires = known
+        now = datetime.now(UTC)
+        # Without the database: still within both timeouts, the ID token still valid,
+        # and no touch of last_seen_at due. Otherwise, read the row.
+        if (
+            now - created < self.lifetime
+            and now - seen < min(self.idle, TOUCH_EVERY)
+            and (expires is None or expires > now)
+        ):
+            return live
+        self.memo.forget(id_hash)
+        return None
 
     def end(self, id_hash: str) -> str | None:
         """Delete a session (sign-out); the ID token it held, for the provider's logout hint."""
@@ -337,6 +351,18 @@ class SessionAuthenticator:
         if live is None:
             connection.scope[STALE] = True
             return None
+        return self._user(live, connection)
+
+    def remembered(self, connection: HTTPConnection) -> User | None:
+        """The cookie's user when a recent request checked the session; else None (then
+        ``__call__`` decides). No I/O: for the event loop."""
+        cookie = connection.cookies.get(COOKIE)
+        if cookie is None or "authorization" in connection.headers:
+            return None
+        live = self.sessions.remembered(cookie)
+        return self._user(live, connection) if live is not None else None
+
+    def _user(self, live: Live, connection: HTTPConnection) -> User:
         csrf.expect(connection, live.csrf_token)
         profile = live.profile
         groups = tuple(profile.get("groups", ()))

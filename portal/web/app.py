@@ -196,7 +196,12 @@ class Authenticate:
             for a in self.portal.authenticators
             if (wants := getattr(a, "wants", None)) is None or wants(connection)
         ]
-        if chain:
+        # Unless the first remembers this credential (checked moments ago): it says so
+        # without I/O, with a cheap ``remembered``, and no thread is needed.
+        remembered = getattr(chain[0], "remembered", None) if chain else None
+        if remembered is not None:
+            user = remembered(connection)
+        if chain and user is None:
             try:
                 user = await run_in_threadpool(_first_user, chain, connection)
             except access.Denied as exc:

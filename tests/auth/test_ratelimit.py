@@ -40,6 +40,17 @@ def test_blocked_counts_nothing() -> None:
     assert limiter.blocked("a") is not None
 
 
+def test_known_clear_is_whether_a_key_is_not_blocked() -> None:
+    clock = Clock()
+    limiter = RateLimiter(1, 60.0, clock)
+    assert limiter.known_clear("a")  # in memory, it always knows
+    assert limiter.hit("a") is None
+    assert not limiter.known_clear("a")
+    assert limiter.known_clear("b")
+    clock.now += 60
+    assert limiter.known_clear("a")
+
+
 def test_keys_hit_once_are_forgotten_a_window_later() -> None:
     clock = Clock()
     limiter = RateLimiter(20, 60.0, clock)

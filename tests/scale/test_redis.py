@@ -107,7 +107,9 @@ def test_a_key_found_not_blocked_is_not_asked_again_for_a_moment(redis: Redis) -
     here = rate_limiter(shared(redis), "token-failures", 2, 60.0)
     there = rate_limiter(shared(redis), "token-failures", 2, 60.0)
     assert isinstance(here, SharedRateLimiter)
+    assert not here.known_clear("token:10.0.0.7")  # not asked yet: it does not know
     assert here.blocked("token:10.0.0.7") is None
+    assert here.known_clear("token:10.0.0.7")  # found clear a moment ago, without Redis
     # Another replica counts failures up to the limit: this one still answers "not
     # blocked" from what it found, without asking Redis, for at most clear_seconds...
     assert [there.hit("token:10.0.0.7"), there.hit("token:10.0.0.7")] == [None, None]
@@ -119,7 +121,9 @@ def test_a_key_found_not_blocked_is_not_asked_again_for_a_moment(redis: Redis) -
     # A failure counted here forgets at once what was found.
     fresh = rate_limiter(shared(redis), "token-failures", 1, 60.0)
     assert fresh.blocked("token:10.0.0.8") is None
+    assert fresh.known_clear("token:10.0.0.8")
     assert fresh.hit("token:10.0.0.8") is None
+    assert not fresh.known_clear("token:10.0.0.8")
     assert fresh.blocked("token:10.0.0.8") is not None
 
 
