@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, UploadFile
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -27,9 +29,18 @@ from portal.web.graph import relation_graph
 from portal.web.identity import current_user
 from portal.web.runtime import Outcome, Portal, Rejected, Submission
 from portal.web.scorecard_card import entity_card
-from portal.web.sitefiles import file_response, locate, search_settings_response, suggestions
+from portal.web.sitefiles import (
+    file_response,
+    locate,
+    memory_response,
+    search_settings_response,
+    suggestions,
+)
 
 __all__ = ["router"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 router = APIRouter()
 # Pages follow the API's rules: a token needs the same scopes here as there.
@@ -150,7 +161,28 @@ def docs_root(audience: str) -> RedirectResponse:
 @router.get(
     "/docs/{audience}/{path:path}", include_in_schema=False, dependencies=[access.by_audience()]
 )
-def docs_file(audience: str, path: str, request: Request) -> Response:
+async def docs_file(audience: str, path: str, request: Request) -> Response:
+    """A site's file. Most page views are answered on the event loop, from memory (a
+    small file served before); anything that reads a file or renders a page takes a
+    worker thread."""
+    portal = _portal(request)
+    site = portal.audiences.get(audience)
+    if site is not None and path != MATERIAL_SEARCH_INDEX:
+        found = locate(portal.site_dir(audience), path, url_path=request.url.path, resolve=False)
+        if found is not None and found.path is not None and found.stat is not None:
+            user = current_user(request)
+            if not user.in_any(site.access):
+                raise access.audience_refusal(user, audience, site.access, "read")
+            if not _MATERIAL_SEARCH_WORKER.fullmatch(path):
+                answer = memory_response(
+                    request, found.path, stat=found.stat, private=not site.public
+                )
+                if answer is not None:
+                    return answer
+    return await run_in_threadpool(_docs_file, audience, path, request)
+
+
+def _docs_file(audience: str, path: str, request: Request) -> Response:
     portal = _portal(request)
     if audience not in portal.audiences:
         return render(
@@ -256,6 +288,16 @@ def catalog(request: Request) -> HTMLResponse:
 
 
 # -- entity pages -------------------------------------------------------------------
+
+
+async def in_place_or_thread(
+    quick: bool, work: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs
+) -> R:
+    """``work(...)`` right here on the event loop when it is ``quick`` (CPU only, a few
+    milliseconds: a trip to a worker thread would cost more), else in a worker thread."""
+    if quick:
+        return work(*args, **kwargs)
+    return await run_in_threadpool(work, *args, **kwargs)
 
 
 def wants_json(connection: HTTPConnection) -> bool:

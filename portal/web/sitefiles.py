@@ -9,6 +9,8 @@ import json
 import mimetypes
 import os
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -23,6 +25,7 @@ __all__ = [
     "SiteFile",
     "file_response",
     "locate",
+    "memory_response",
     "not_modified",
     "search_settings_response",
     "suggestions",
@@ -31,9 +34,11 @@ __all__ = [
 # Material's and our bundled assets carry a content hash in their names: cache them forever.
 _HASHED = re.compile(r"\.[0-9a-f]{8,}(\.min)?\.(js|css|json|woff2?|svg|png)(\.map)?$")
 _IMMUTABLE = "public, max-age=31536000, immutable"
-# Files up to this size are read once, kept (the 1,024 most recent) and sent in one
-# piece; larger ones (and range requests) are streamed by FileResponse.
-SMALL_FILE_BYTES = 128 * 1024
+# Files up to this size are read once, kept (the most recent, up to MEMORY_BYTES in
+# all) and sent in one piece; larger ones (and range requests) are streamed by
+# FileResponse. A kept file is sent without a trip to a worker thread.
+SMALL_FILE_BYTES = 2 * 1024 * 1024
+MEMORY_BYTES = 64 * 1024 * 1024
 
 
 class SiteFile:
@@ -47,7 +52,9 @@ class SiteFile:
         self.stat = stat  # the file's, when locating it read it anyway
 
 
-def locate(site_root: Path, relative: str, *, url_path: str) -> SiteFile | None:
+def locate(
+    site_root: Path, relative: str, *, url_path: str, resolve: bool = True
+) -> SiteFile | None:
     """The file ``relative`` names inside ``site_root``, or None.
 
     Refuses ``..`` and ``.`` segments, backslashes, NUL bytes and anything that,
@@ -58,6 +65,9 @@ def locate(site_root: Path, relative: str, *, url_path: str) -> SiteFile | None:
     Following symlinks means a system call for every part of the path; a found
     file is remembered (for the site folder as it points now: a new build is a
     new target) and only checked to still be a regular file the next time.
+
+    Without ``resolve``, only a remembered file is looked at (one ``lstat``, no path
+    walk: for the event loop); None then means "not known yet", not "not found".
     """
     if "\x00" in relative or "\\" in relative:
         return None
@@ -69,6 +79,8 @@ def locate(site_root: Path, relative: str, *, url_path: str) -> SiteFile | None:
     checked = _regular_file(remembered[0]) if remembered is not None else None
     if remembered is not None and checked is not None:
         file, is_index = remembered
+    elif not resolve:
+        return None
     else:
         found = _resolve(site_root, parts)
         if found is None:
@@ -148,6 +160,21 @@ def file_response(
     if stat is None:
         stat = path.stat()
     prepared = _prepared(str(path), stat.st_mtime_ns, stat.st_size, private)
+    return _answer(request, path, prepared, stat)
+
+
+def memory_response(
+    request: Request, path: Path, *, stat: os.stat_result, private: bool = False
+) -> Response | None:
+    """:func:`file_response` when it needs no file read (a small file already served in
+    this version): for the event loop. None when the file must be read (in a thread)."""
+    prepared = _PREPARED.get((str(path), stat.st_mtime_ns, stat.st_size, private))
+    if prepared is None or prepared.body is None:
+        return None
+    return _answer(request, path, prepared, stat)
+
+
+def _answer(request: Request, path: Path, prepared: _Prepared, stat: os.stat_result) -> Response:
     headers = dict(prepared.headers)
     if not_modified(request, prepared.etag, prepared.modified):
         return Response(status_code=304, headers=headers)
@@ -167,13 +194,64 @@ class _Prepared:
     body: bytes | None  # small files, read whole; larger ones are streamed
 
 
-@lru_cache(maxsize=1024)
+class _Recent:
+    """The most recently used answers' parts, by (path, time, size, private), as many as
+    fit in ``budget`` bytes of kept file contents (and at most ``count`` of them)."""
+
+    def __init__(self, budget: int, count: int = 4096) -> None:
+        self.budget = budget
+        self.count = count
+        self.used = 0
+        self._items: OrderedDict[tuple[str, int, int, bool], _Prepared] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, int, int, bool]) -> _Prepared | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, int, int, bool], value: _Prepared) -> None:
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.used -= _weight(old)
+            self._items[key] = value
+            self.used += _weight(value)
+            while self._items and (self.used > self.budget or len(self._items) > self.count):
+                _key, dropped = self._items.popitem(last=False)
+                self.used -= _weight(dropped)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.used = 0
+
+
+def _weight(prepared: _Prepared) -> int:
+    return len(prepared.body or b"") + 1024  # the headers and the entry itself, roughly
+
+
+_PREPARED = _Recent(MEMORY_BYTES)
+
+
 def _prepared(path: str, mtime_ns: int, size: int, private: bool) -> _Prepared:
-    """The answer's parts for ``path`` as it is at ``mtime_ns`` and ``size``.
+    """The answer's parts for ``path`` as it is at ``mtime_ns`` and ``size``, kept in
+    :data:`_PREPARED`.
 
     Site builds never rewrite a file in place (a build is a new folder), and a file
     rewritten anyway has a new time or size, so a stale entry is never used.
     """
+    key = (path, mtime_ns, size, private)
+    found = _PREPARED.get(key)
+    if found is None:
+        found = _prepare(path, mtime_ns, size, private)
+        _PREPARED.put(key, found)
+    return found
+
+
+def _prepare(path: str, mtime_ns: int, size: int, private: bool) -> _Prepared:
     name = os.path.basename(path)
     modified = datetime.fromtimestamp(mtime_ns / 1e9, UTC)
     etag = f'"{mtime_ns:x}-{size:x}"'

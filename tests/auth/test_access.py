@@ -178,3 +178,44 @@ def test_scorecard_routes_need_a_signed_in_reader(web_repo: Path) -> None:
         reader = {"x-test-user": "rita:"}
         assert http.get("/scorecards", headers=reader).status_code == 200
         assert http.get("/api/v1/scorecards", headers=reader).json()["items"] == []
+
+
+def test_a_page_served_from_memory_still_answers_only_its_readers(tmp_path: Path) -> None:
+    """Pages read once are answered from memory on the event loop: the access rule is
+    the same there as on the first read."""
+    from portal.sites.build import build_sites
+    from tests.sites.conftest import small_repo
+
+    root = small_repo(tmp_path / "repo")
+    root.joinpath("mkdocs.yml").write_text(
+        root.joinpath("mkdocs.yml")
+        .read_text(encoding="utf-8")
+        .replace(
+            "          catalog: {kinds: [component, api, group]}\n",
+            "          catalog: {kinds: [component, api, group]}\n          access: [admin]\n",
+        ),
+        encoding="utf-8",
+    )
+    settings = settings_for(root, **SSO)
+    build_sites(settings)
+    app = create_app(settings)
+    app.state.portal.authenticators.append(HeaderUser())
+    with TestClient(app, base_url=BASE, client=LOOPBACK, follow_redirects=False) as http:
+        rita, ada = {"x-test-user": "rita:"}, {"x-test-user": "ada:platform"}
+        first = http.get("/docs/staff/", headers=rita)
+        assert first.status_code == 200
+        again = http.get("/docs/staff/", headers=rita)  # from memory now
+        assert (again.status_code, again.content) == (200, first.content)
+        assert again.headers["etag"] == first.headers["etag"]
+        assert again.headers["content-security-policy"] == first.headers["content-security-policy"]
+        fresh = http.get("/docs/staff/", headers={**rita, "if-none-match": first.headers["etag"]})
+        assert fresh.status_code == 304
+        anonymous = http.get("/docs/staff/")
+        assert anonymous.status_code == 303
+        assert anonymous.headers["location"] == "/login?next=%2Fdocs%2Fstaff%2F"
+        # builders is for admins: a reader is refused once an admin's read put it in memory.
+        assert http.get("/docs/builders/", headers=ada).status_code == 200
+        refused = http.get("/docs/builders/", headers=rita)
+        assert refused.status_code == 403
+        assert b"SECRET-INTERNAL-MARKER" not in refused.content
+        assert http.get("/docs/partners/").status_code == 200  # the public site stays public
