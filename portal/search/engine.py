@@ -178,7 +178,14 @@ class SearchResults:
 
 
 class SearchEngine(Protocol):
-    """An index of search documents. Implementations: ``portal.search.tantivy_engine``."""
+    """An index of search documents. Implementations: ``portal.search.tantivy_engine``.
+
+    An engine that answers from this process's memory in a few milliseconds, with no
+    I/O, may say so with a class attribute ``quick = True``: the portal then runs its
+    searches on the event loop instead of handing each to a worker thread (under the
+    GIL, the hand-over costs more than such a search). Engines that wait on a server
+    or take longer leave it out.
+    """
 
     def replace_all(self, docs: Iterable[SearchDoc]) -> None:
         """Index exactly ``docs``, dropping everything indexed before."""

@@ -102,6 +102,11 @@ class SearchIndex:
 
     # -- reading ---------------------------------------------------------------
 
+    @property
+    def quick(self) -> bool:
+        """Whether searches are answered from memory in milliseconds (see SearchEngine)."""
+        return bool(getattr(self.engine, "quick", False))
+
     def search(self, query: SearchQuery) -> SearchResults:
         started = time.perf_counter()
         try:

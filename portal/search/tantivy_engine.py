@@ -72,6 +72,10 @@ def _weight(boost: float) -> float:
 class TantivyEngine:
     """A :class:`~portal.search.engine.SearchEngine` on tantivy, in memory without ``path``."""
 
+    # Searches take a millisecond or two of CPU, from memory (or a memory-mapped index):
+    # the portal answers them on the event loop (see SearchEngine).
+    quick = True
+
     def __init__(self, path: Path | None = None) -> None:
         self._schema = _schema()
         self._stem = _analyzer(stem=True)
@@ -174,9 +178,7 @@ class TantivyEngine:
         must.append((Occur.Must, self._permitted(query.audiences)))
         for key, values in parsed.filters.items():
             field = FILTER_FIELDS[key]
-            must.append(
-                (Occur.Must, self._const(Query.term_set_query(self._schema, field, list(values))))
-            )
+            must.append((Occur.Must, self._any_of(field, values)))
         full = Query.boolean_query(must)
         result = searcher.search(
             full, query.limit, count=True, offset=offset, weight_by_field="weight"
@@ -234,7 +236,17 @@ class TantivyEngine:
     def _permitted(self, audiences: frozenset[str]) -> Query:
         if not audiences:
             return Query.empty_query()
-        return self._const(Query.term_set_query(self._schema, "audiences", sorted(audiences)))
+        return self._any_of("audiences", audiences)
+
+    def _any_of(self, field: str, values: Iterable[str]) -> Query:
+        """A filter: documents with any of ``values`` in ``field``.
+
+        One term query per value rather than tantivy's term-set query, which costs about
+        0.3 ms a query whatever the index size (measured on tantivy 0.27): more than the
+        rest of a typical search.
+        """
+        terms = [(Occur.Should, Query.term_query(self._schema, field, v)) for v in sorted(values)]
+        return self._const(Query.boolean_query(terms))
 
     @staticmethod
     def _const(query: Query) -> Query:

@@ -155,7 +155,7 @@ def create_api(portal: Portal) -> FastAPI:
         summary="List entities",
         tags=["catalog"],
     )
-    def list_entities(
+    async def list_entities(
         request: Request,
         kind: Annotated[list[str] | None, Query(description="Kinds (any of).")] = None,
         type: Annotated[list[str] | None, Query(description="spec.type values (any of).")] = None,
@@ -170,6 +170,7 @@ def create_api(portal: Portal) -> FastAPI:
         cursor: Annotated[str | None, Query(description="From next_cursor or prev_cursor.")] = None,
     ) -> EntityList | JSONResponse:
         """Entities matching every filter (values of one filter: any of), one page at a time."""
+        # The catalog routes read only the in-memory catalog: answered on the event loop.
         view = portal.view
         try:
             query = CatalogIndex.parse_query(_multi(request))
@@ -194,7 +195,7 @@ def create_api(portal: Portal) -> FastAPI:
         summary="Get one entity",
         tags=["catalog"],
     )
-    def get_entity(kind: str, namespace: str, name: str) -> dict[str, Any]:
+    async def get_entity(kind: str, namespace: str, name: str) -> dict[str, Any]:
         """The entity in the Backstage descriptor shape, with its relations and source."""
         return _entity_json(portal, _find(portal, kind, namespace, name), source=True)
 
@@ -206,7 +207,7 @@ def create_api(portal: Portal) -> FastAPI:
         summary="An entity's relations",
         tags=["catalog"],
     )
-    def get_relations(kind: str, namespace: str, name: str) -> list[RelationOut]:
+    async def get_relations(kind: str, namespace: str, name: str) -> list[RelationOut]:
         """Every relation of the entity, both ways, and whether its target exists."""
         entity = _find(portal, kind, namespace, name)
         catalog = portal.view.catalog

@@ -34,7 +34,7 @@ from portal.search import (
 from portal.sites import urls
 from portal.sites.config import best_audience
 from portal.web.identity import current_user
-from portal.web.pages import render
+from portal.web.pages import in_place_or_thread, render
 from portal.web.runtime import Portal
 
 __all__ = ["SearchOut", "SuggestOut", "api_router", "router"]
@@ -217,7 +217,7 @@ Strings = Annotated[list[str] | None, Query()]
     summary="Search docs, entities and API operations",
     tags=["search"],
 )
-def search_api(
+async def search_api(
     request: Request,
     q: Annotated[
         str,
@@ -257,7 +257,9 @@ def search_api(
     portal: Portal = request.app.state.portal
     user = current_user(request)
     filters = {"kind": kind or [], "type": type or [], "owner": owner or [], "tag": tag or []}
-    searched, results = run_search(
+    searched, results = await in_place_or_thread(
+        _index(portal).quick,
+        run_search,
         portal,
         user,
         q=q,
@@ -287,7 +289,7 @@ def search_api(
     summary="Search as you type",
     tags=["search"],
 )
-def suggest_api(
+async def suggest_api(
     request: Request,
     q: Annotated[str, Query(description="What is typed so far; the last word is a prefix.")] = "",
     audience: Annotated[list[str] | None, Query(description="Only these audiences.")] = None,
@@ -301,7 +303,8 @@ def suggest_api(
     if len(q) > MAX_QUERY_CHARS:
         raise HTTPException(400, f"q: at most {MAX_QUERY_CHARS} characters; got {len(q)}")
     searched = searched_audiences(portal, user, audience or [])
-    hits = _index(portal).suggest(q, searched, limit)
+    index = _index(portal)
+    hits = await in_place_or_thread(index.quick, index.suggest, q, searched, limit)
     return SuggestOut(suggestions=[_hit_out(portal, user, hit, searched) for hit in hits])
 
 
