@@ -57,6 +57,9 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 _resolved: set[str] = set()
 _resolved_lock = threading.Lock()
+# The same values, longest first (a value that contains another is masked whole): what
+# mask() goes through, worked out when a value is added rather than on every log line.
+_masking_order: tuple[str, ...] = ()
 
 
 class SecretError(ConfigError):
@@ -87,17 +90,22 @@ def mask(text: str, secrets: Iterable[str] | None = None) -> str:
 
     ``secrets`` defaults to every value resolved in this process.
     """
-    values = resolved_values() if secrets is None else secrets
-    # Longest first, so a value that contains another is masked whole.
-    for value in sorted({v for v in values if v}, key=len, reverse=True):
-        text = text.replace(value, MASK)
+    if secrets is None:
+        ordered = _masking_order
+    else:  # longest first, so a value that contains another is masked whole
+        ordered = tuple(sorted({v for v in secrets if v}, key=len, reverse=True))
+    for value in ordered:
+        if value in text:
+            text = text.replace(value, MASK)
     return text
 
 
 def _remember(value: str) -> None:
+    global _masking_order
     if value:
         with _resolved_lock:
             _resolved.add(value)
+            _masking_order = tuple(sorted(_resolved, key=len, reverse=True))
 
 
 def remember_secrets(settings: Settings) -> None:

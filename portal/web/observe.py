@@ -87,16 +87,17 @@ class Observe:
         path = scope["path"] + ("?" + query.decode("latin-1") if query else "")
         client = scope.get("client")
         duration_ms = round(seconds * 1000, 2)
-        # The formatter masks credentials in the message and in every field.
-        self.log.log(
+        # The formatter masks credentials in the message and in every field. The record
+        # is made directly: Logger.log would also walk the stack for the caller's file
+        # and line, which is always this one.
+        record = self.log.makeRecord(
+            self.log.name,
             level,
+            __file__,
+            0,
             "%s %s %d %.1f ms · %s · %s",
-            scope["method"],
-            path,
-            status,
-            duration_ms,
-            who,
-            request_id,
+            (scope["method"], path, status, duration_ms, who, request_id),
+            None,
             extra={
                 "event": "request",
                 "request_id": request_id,
@@ -109,6 +110,7 @@ class Observe:
                 "client": client[0] if client else None,
             },
         )
+        self.log.handle(record)
 
 
 def route_template(scope: Scope, root_path: str = "") -> str:
