@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,6 @@ from portal.scorecards import EntityResult, Rule, RuleOutcome, ScorecardResult
 from portal.sites import urls
 from portal.sites.config import best_audience
 from portal.web.markdown_text import Resolver, render_markdown
-from portal.web.scorecard_runs import ScorecardRuns
 from portal.web.trend_chart import entity_chart
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ __all__ = [
     "TeamRow",
     "docs_links",
     "entity_card",
+    "fix_html",
     "level_colors",
     "team_rows",
 ]
@@ -63,6 +64,46 @@ def docs_links(portal: Portal) -> Resolver:
         return urls.portal_url("", best, page.path, anchor) if best is not None else None
 
     return resolve
+
+
+class _Fixes:
+    """Rules' fixes as HTML, for the docs and sites as they are now.
+
+    A fix is Markdown, the same for every entity it is shown on, and converting it costs
+    more than the rest of an entity page: each is converted once. A new build (new docs
+    or sites objects) starts again; so does growing past ``size`` fixes.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._for: tuple[object, object] | None = None
+        self._html: dict[str, Markup] = {}
+        self._lock = threading.Lock()
+
+    def html(self, portal: Portal, fix: str) -> Markup:
+        built = (portal.docs, portal.site)
+        with self._lock:
+            if self._for is None or any(a is not b for a, b in zip(self._for, built, strict=True)):
+                self._for, self._html = built, {}
+            found = self._html.get(fix)
+        if found is None:
+            found = render_markdown(fix, docs_links(portal))
+            with self._lock:
+                if self._for is not None and all(
+                    a is b for a, b in zip(self._for, built, strict=True)
+                ):
+                    if len(self._html) >= self.size:
+                        self._html.clear()
+                    self._html[fix] = found
+        return found
+
+
+_FIXES = _Fixes()
+
+
+def fix_html(portal: Portal, rule: Rule) -> Markup:
+    """The rule's fix as HTML, its links to docs pages leading into the portal's sites."""
+    return _FIXES.html(portal, rule.fix)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,18 +146,16 @@ def entity_card(portal: Portal, entity: Entity) -> EntityCard:
     if evaluation is None:
         state = "failed" if runs.failure else "evaluating"
         return EntityCard(state, runs.failure, [], [])
-    links = docs_links(portal)
-    cards = [_card(runs, result, row, links) for result, row in evaluation.of_entity(entity.ref)]
+    cards = [_card(portal, result, row) for result, row in evaluation.of_entity(entity.ref)]
     team = team_rows(evaluation.results, entity.ref) if entity.ref.kind in ("group", "user") else []
     return EntityCard("ready", None, cards, team)
 
 
-def _card(
-    runs: ScorecardRuns, result: ScorecardResult, row: EntityResult, links: Resolver
-) -> ScorecardCard:
+def _card(portal: Portal, result: ScorecardResult, row: EntityResult) -> ScorecardCard:
+    runs = portal.scorecards
     rules = {rule.id: rule for rule in result.rules}
     rows = [
-        RuleRow(rules[o.rule], o, render_markdown(rules[o.rule].fix, links))
+        RuleRow(rules[o.rule], o, fix_html(portal, rules[o.rule]))
         for o in row.outcomes
         if o.rule in rules
     ]

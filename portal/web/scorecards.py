@@ -22,10 +22,9 @@ from portal.catalog import EntityRef, RefError, parse_ref
 from portal.db import UNREACHABLE
 from portal.db.scorecard_trends import Trend, group_trend
 from portal.scorecards import EntityResult, ScorecardResult
-from portal.web.markdown_text import render_markdown
 from portal.web.pages import READ, render
 from portal.web.runtime import Portal
-from portal.web.scorecard_card import docs_links, level_colors
+from portal.web.scorecard_card import fix_html, level_colors
 from portal.web.scorecard_models import (
     NONE,
     ScorecardResultsOut,
@@ -236,7 +235,6 @@ def team_page(name: str, kind: str, namespace: str, owner: str, request: Request
     colors = level_colors(result)
     trend = _trend(portal, result)
     counts = Counter(r.level for r in rows)
-    links = docs_links(portal)
     return render(
         request,
         "scorecard_team.html",
@@ -253,7 +251,7 @@ def team_page(name: str, kind: str, namespace: str, owner: str, request: Request
         if trend
         else None,
         failing=Counter(o.rule for r in rows for o in r.outcomes if o.status == "fail"),
-        fixes={rule.id: render_markdown(rule.fix, links) for rule in result.rules},
+        fixes={rule.id: fix_html(portal, rule) for rule in result.rules},
     )
 
 
