@@ -124,6 +124,9 @@ def create_app(
     def favicon() -> Response:
         return RedirectResponse("/static/material/images/favicon.png", status_code=308)
 
+    # Innermost: a page view already in memory is answered before routing.
+    docs_route = next(r for r in pages.router.routes if getattr(r, "name", "") == "docs_file")
+    app.add_middleware(pages.SiteFilesFromMemory, portal=runtime, route=docs_route)
     app.add_middleware(CsrfProtect, page=pages.denied_page)
     app.add_middleware(ClearStaleCookie)
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes * 2 + 64 * 1024)

@@ -16,10 +16,12 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from portal import __version__
 from portal.auth import access, csrf
 from portal.auth.access import Denied
+from portal.auth.users import User
 from portal.catalog import Entity, EntityRef, RefError, parse_ref
 from portal.catalog.query import FACETS, SORTS, CatalogIndex, QueryError
 from portal.docs import DocPage
@@ -37,7 +39,7 @@ from portal.web.sitefiles import (
     suggestions,
 )
 
-__all__ = ["router"]
+__all__ = ["SiteFilesFromMemory", "router"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -161,28 +163,8 @@ def docs_root(audience: str) -> RedirectResponse:
 @router.get(
     "/docs/{audience}/{path:path}", include_in_schema=False, dependencies=[access.by_audience()]
 )
-async def docs_file(audience: str, path: str, request: Request) -> Response:
-    """A site's file. Most page views are answered on the event loop, from memory (a
-    small file served before); anything that reads a file or renders a page takes a
-    worker thread."""
-    portal = _portal(request)
-    site = portal.audiences.get(audience)
-    if site is not None and path != MATERIAL_SEARCH_INDEX:
-        found = locate(portal.site_dir(audience), path, url_path=request.url.path, resolve=False)
-        if found is not None and found.path is not None and found.stat is not None:
-            user = current_user(request)
-            if not user.in_any(site.access):
-                raise access.audience_refusal(user, audience, site.access, "read")
-            if not _MATERIAL_SEARCH_WORKER.fullmatch(path):
-                answer = memory_response(
-                    request, found.path, stat=found.stat, private=not site.public
-                )
-                if answer is not None:
-                    return answer
-    return await run_in_threadpool(_docs_file, audience, path, request)
-
-
-def _docs_file(audience: str, path: str, request: Request) -> Response:
+def docs_file(audience: str, path: str, request: Request) -> Response:
+    """A site's file (most page views never get here: see :class:`SiteFilesFromMemory`)."""
     portal = _portal(request)
     if audience not in portal.audiences:
         return render(
@@ -223,6 +205,49 @@ def _docs_file(audience: str, path: str, request: Request) -> Response:
     if path == MATERIAL_SEARCH_INDEX:
         return search_settings_response(request, found.path, private=private)
     return file_response(request, found.path, private=private, stat=found.stat)
+
+
+class SiteFilesFromMemory:
+    """Answers a docs site's file straight from memory, before routing: most page views.
+
+    Only when the answer needs nothing else: a GET for a file of a known audience that
+    the reader may read, found and read before (see ``locate(resolve=False)`` and
+    :func:`memory_response`). Everything else (a file not read yet, a folder's
+    redirect, a refusal, a 404, the search files the portal rewrites) goes on to the
+    ``docs_file`` route, which decides by the same rules. The answer is counted and
+    logged under that route's template.
+    """
+
+    def __init__(self, app: ASGIApp, portal: Portal, route: object) -> None:
+        self.app = app
+        self.portal = portal
+        self.route = route
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            path: str = scope["path"]
+            if path.startswith("/docs/"):
+                answer = self._answer(scope, path)
+                if answer is not None:
+                    scope["route"] = self.route
+                    await answer(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+    def _answer(self, scope: Scope, url_path: str) -> Response | None:
+        audience, slash, relative = url_path[len("/docs/") :].partition("/")
+        site = self.portal.audiences.get(audience)
+        if site is None or not slash or relative == MATERIAL_SEARCH_INDEX:
+            return None
+        if _MATERIAL_SEARCH_WORKER.fullmatch(relative):
+            return None
+        user = scope.get("user")
+        if not isinstance(user, User) or not user.in_any(site.access):
+            return None  # the route refuses, with the reason
+        found = locate(self.portal.site_dir(audience), relative, url_path=url_path, resolve=False)
+        if found is None or found.path is None or found.stat is None:
+            return None
+        return memory_response(Request(scope), found.path, stat=found.stat, private=not site.public)
 
 
 # -- catalog browser ---------------------------------------------------------------
