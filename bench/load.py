@@ -38,7 +38,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from bench.catalog_api import BenchError, _free_port, _stop, _tail
+from bench.catalog_api import BenchError, _free_port, _stop, _tail, _wait_quiet
 
 GOAL_RPS = 100_000 / 60
 GOAL_P95_S = 0.200
@@ -126,15 +126,21 @@ def _run(args: argparse.Namespace, connections: list[int], work: Path) -> dict[s
             "PORTAL_LIVE_PROBE_INTERVAL": "0",
             "PORTAL_LOG_FORMAT": "json",
         }
-        ports = []
+        ports, replicas = [], []
         for i in range(args.replicas):
             port = _free_port()
             own = {"PORTAL_DATA_DIR": str(work / f"replica-{i}")}
-            stack.callback(_stop, _serve(port, _env(shared | own), work / f"replica-{i}.log"))
+            replica = _serve(port, _env(shared | own), work / f"replica-{i}.log")
+            stack.callback(_stop, replica)
             ports.append(port)
+            replicas.append(replica)
         headers = {"Authorization": f"Bearer {token}"}
         for port in ports:
             _wait_ready(port, headers, work)
+        # Timing a replica still busy with its start-up work (search index, scorecards)
+        # would measure that work, not the requests.
+        _say(args, "waiting for the replicas' start-up work to end ...")
+        quiet_s = [_wait_quiet(replica.pid) for replica in replicas]
         proxy, static = _free_port(), _free_port()
         stack.callback(_stop, _nginx(work, ports, proxy, static, site))
         paths = _mix(site, proxy, headers, random.Random(args.seed))
@@ -154,6 +160,7 @@ def _run(args: argparse.Namespace, connections: list[int], work: Path) -> dict[s
         "build_s": build_s,
         "mix": {kind: sum(1 for k, _ in paths if k == kind) for kind in MIX},
         "distinct_paths": len({p for _, p in paths}),
+        "quiet_after_s": quiet_s,
         "cpus": os.cpu_count(),
         "runs": runs,
     }

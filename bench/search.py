@@ -41,7 +41,15 @@ from urllib.parse import urlencode
 import httpx
 import psycopg
 
-from bench.catalog_api import BenchError, _free_port, _percentile, _stop, _tail, _wait_ready
+from bench.catalog_api import (
+    BenchError,
+    _free_port,
+    _percentile,
+    _stop,
+    _tail,
+    _wait_quiet,
+    _wait_ready,
+)
 from bench.docs_build import _corpus, _printer
 from bench.docs_corpus import INTERNAL_AUDIENCES
 from portal.model import load_model
@@ -576,29 +584,6 @@ def _search_ready(
         f"GET {SEARCH_API}?q={text} still found {answer} after {READY_TIMEOUT_S:.0f} s, "
         f"not the {total} found in-process"
     )
-
-
-def _wait_quiet(pid: int, limit_s: float = 300.0) -> float:
-    """Seconds until the server's own start-up work (its first index sync, the first
-    scorecard evaluation) is over: a second in which it used under 5% of a CPU.
-
-    Measuring while it still works would time that work, not the searches.
-    """
-    started = time.perf_counter()
-    ticks = os.sysconf("SC_CLK_TCK")
-
-    def cpu_seconds() -> float:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
-
-    before = cpu_seconds()
-    while time.perf_counter() - started < limit_s:
-        time.sleep(1.0)
-        now = cpu_seconds()
-        if now - before < 0.05:
-            break
-        before = now
-    return time.perf_counter() - started
 
 
 def _concurrent(port: int, probes: Sequence[Probe], clients: int, seed: int) -> dict[str, Any]:
