@@ -7,7 +7,9 @@ shown for a hit that matched only by its title.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import html
+import re
+from collections.abc import Callable, Sequence
 
 __all__ = [
     "FACET_FIELDS",
@@ -26,6 +28,7 @@ __all__ = [
     "lead",
     "meaningful_words",
     "needed_matches",
+    "snippet",
 ]
 
 # How much a match counts in each field, against 1 for the section's own text.
@@ -80,3 +83,65 @@ def lead(text: str) -> str:
     if len(flat) <= SNIPPET_CHARS:
         return flat
     return flat[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
+
+
+def snippet(text: str, candidates: re.Pattern[str], term_of: Callable[[str], str | None]) -> str:
+    """The stretch of ``text`` (about SNIPPET_CHARS) holding the most distinct matched
+    terms, as HTML: escaped, matched words in ``<mark>``; "" when nothing matches.
+
+    ``candidates`` finds the words that may match (for speed, in one scan of the
+    text); ``term_of`` says which query term a found word (lowercased) stands for, or
+    None when it is not a match after all (a longer word that shares a prefix).
+    """
+    flat = " ".join(text.split())
+    found: list[tuple[int, int, str]] = []
+    for match in candidates.finditer(flat):
+        term = term_of(match.group(0).lower())
+        if term is not None:
+            found.append((match.start(), match.end(), term))
+            if len(found) >= _MAX_MARKS:
+                break
+    if not found:
+        return ""
+    # The window that starts at a match and holds the most distinct terms (then the
+    # most matches; the earliest wins a tie).
+    best, best_score = 0, (0, 0)
+    counts: dict[str, int] = {}  # the terms of found[i:j], the window starting at i
+    j = 0
+    for i, (start, _end, term) in enumerate(found):
+        while j < len(found) and found[j][1] - start <= SNIPPET_CHARS:
+            counts[found[j][2]] = counts.get(found[j][2], 0) + 1
+            j += 1
+        if j > i:
+            score = (len(counts), j - i)
+            if score > best_score:
+                best, best_score = i, score
+            counts[term] -= 1
+            if not counts[term]:
+                del counts[term]
+        else:  # a word longer than the window: the next window starts after it
+            j = i + 1
+    first = found[best][0]
+    # A little of what comes before the first match (more when the text ends soon),
+    # from the start of a word.
+    begin = max(0, min(first - SNIPPET_CHARS // 4, len(flat) - SNIPPET_CHARS))
+    if begin:
+        space = flat.find(" ", begin, first)
+        begin = space + 1 if space != -1 else first
+    end = min(len(flat), begin + SNIPPET_CHARS)
+    if end < len(flat):
+        space = flat.rfind(" ", max(first, begin), end)
+        end = space if space > found[best][1] else max(end, found[best][1])
+    parts: list[str] = []
+    at = begin
+    for start, stop, _term in found:
+        if start < at or stop > end:
+            continue
+        parts.append(html.escape(flat[at:start]))
+        parts.append(f"<mark>{html.escape(flat[start:stop])}</mark>")
+        at = stop
+    parts.append(html.escape(flat[at:end]))
+    return "".join(parts)
+
+
+_MAX_MARKS = 200  # a long text's matches beyond these are not looked at

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import shutil
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -25,7 +26,6 @@ from portal.search.ranking import (
     FIELD_BOOSTS,
     FILTER_FIELDS,
     FUZZY_WEIGHT,
-    SNIPPET_CHARS,
     STORED_FIELDS,
     TEXT_FIELDS,
     TIE_BREAKER,
@@ -34,6 +34,7 @@ from portal.search.ranking import (
     lead,
     meaningful_words,
     needed_matches,
+    snippet,
 )
 
 __all__ = ["TantivyEngine"]
@@ -185,17 +186,11 @@ class TantivyEngine:
         )
         # count=True fills SearchResult.count, which tantivy's type stubs leave out
         total = int(getattr(result, "count", None) or 0)
-        snippets = (
-            tantivy.SnippetGenerator.create(searcher, text_query, self._schema, "body")
-            if text_query is not None
-            else None
-        )
-        if snippets is not None:
-            snippets.set_max_num_chars(SNIPPET_CHARS)
+        marks = self._marks(parsed.words, parsed.phrases) if text_query is not None else None
         hits = []
         for score, address in result.hits:
             doc = searcher.doc(address)
-            hits.append(self._hit(doc, score, snippets))
+            hits.append(self._hit(doc, score, marks))
         after = offset + len(hits)
         return SearchResults(
             hits=hits,
@@ -337,13 +332,47 @@ class TantivyEngine:
             types[doc_type] = types.get(doc_type, 0) + count
         return {"type": types, **facets}
 
+    def _marks(
+        self, words: Sequence[str], phrases: Sequence[tuple[str, ...]]
+    ) -> tuple[re.Pattern[str], Callable[[str], str | None]] | None:
+        """What marks the query's words in a snippet: the words that may match, found
+        by their stems and as typed, and which term a found word stands for (the same
+        stemming as the index, asked once per distinct word of this search)."""
+        typed: dict[str, str] = {}  # word as typed, lowercased -> its term
+        stems: set[str] = set()
+        for word in [*meaningful_words(words), *(w for phrase in phrases for w in phrase)]:
+            word_stems = self._stem.analyze(word)
+            stems.update(word_stems)
+            for plain in self._words.analyze(word):
+                typed[plain] = word_stems[0] if len(word_stems) == 1 else plain
+        if not stems and not typed:
+            return None
+        prefixes = sorted(stems | set(typed), key=len, reverse=True)
+        candidates = re.compile(
+            r"(?<![^\W_])(?:" + "|".join(map(re.escape, prefixes)) + r")[^\W_]*", re.IGNORECASE
+        )
+        known: dict[str, str | None] = {}
+
+        def term_of(word: str) -> str | None:
+            if word in typed:
+                return typed[word]
+            if word not in known:
+                stemmed = self._stem.analyze(word)
+                known[word] = stemmed[0] if len(stemmed) == 1 and stemmed[0] in stems else None
+            return known[word]
+
+        return candidates, term_of
+
     def _hit(
-        self, doc: tantivy.Document, score: float, snippets: tantivy.SnippetGenerator | None
+        self,
+        doc: tantivy.Document,
+        score: float,
+        marks: tuple[re.Pattern[str], Callable[[str], str | None]] | None,
     ) -> SearchHit:
         body = str(doc.get_first("body") or "")
-        snippet = _highlight(snippets.snippet_from_doc(doc)) if snippets is not None else ""
-        if not snippet:
-            snippet = html.escape(lead(body))
+        marked = snippet(body, *marks) if marks is not None else ""
+        if not marked:
+            marked = html.escape(lead(body))
         breadcrumb = str(doc.get_first("breadcrumb") or "")
         return SearchHit(
             id=str(doc.get_first("id")),
@@ -351,29 +380,9 @@ class TantivyEngine:
             kind=str(doc.get_first("kind")),
             title=str(doc.get_first("title") or ""),
             heading_path=tuple(breadcrumb.split(HEADING_SEPARATOR)) if breadcrumb else (),
-            snippet=snippet,
+            snippet=marked,
             path=str(doc.get_first("path") or ""),
             anchor=str(doc.get_first("anchor") or ""),
             ref=str(doc.get_first("ref") or ""),
             score=0.0 if math.isnan(score) else float(score),
         )
-
-
-def _highlight(snippet: tantivy.Snippet) -> str:
-    """The snippet as HTML: its text escaped, matched words in ``<mark>``."""
-    fragment = snippet.fragment()
-    if not fragment:
-        return ""
-    data = fragment.encode("utf-8")  # tantivy's ranges count bytes
-    parts: list[str] = []
-    at = 0
-    for span in sorted(snippet.highlighted(), key=lambda r: r.start):
-        if span.start < at:
-            continue
-        parts.append(html.escape(data[at : span.start].decode("utf-8", "replace")))
-        parts.append(
-            f"<mark>{html.escape(data[span.start : span.end].decode('utf-8', 'replace'))}</mark>"
-        )
-        at = span.end
-    parts.append(html.escape(data[at:].decode("utf-8", "replace")))
-    return " ".join("".join(parts).split())
