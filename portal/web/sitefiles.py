@@ -223,11 +223,6 @@ class _Recent:
                 _key, dropped = self._items.popitem(last=False)
                 self.used -= _weight(dropped)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self.used = 0
-
 
 def _weight(prepared: _Prepared) -> int:
     return len(prepared.body or b"") + 1024  # the headers and the entry itself, roughly
