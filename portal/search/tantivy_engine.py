@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import math
-import re
 import shutil
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -334,10 +333,10 @@ class TantivyEngine:
 
     def _marks(
         self, words: Sequence[str], phrases: Sequence[tuple[str, ...]]
-    ) -> tuple[re.Pattern[str], Callable[[str], str | None]] | None:
-        """What marks the query's words in a snippet: the words that may match, found
-        by their stems and as typed, and which term a found word stands for (the same
-        stemming as the index, asked once per distinct word of this search)."""
+    ) -> tuple[list[str], Callable[[str], str | None]] | None:
+        """What marks the query's words in a snippet: the prefixes of words that may
+        match (the query's stems, and its words as typed), and which term a found word
+        stands for (the index's own stemming, asked once per distinct word)."""
         typed: dict[str, str] = {}  # word as typed, lowercased -> its term
         stems: set[str] = set()
         for word in [*meaningful_words(words), *(w for phrase in phrases for w in phrase)]:
@@ -347,10 +346,6 @@ class TantivyEngine:
                 typed[plain] = word_stems[0] if len(word_stems) == 1 else plain
         if not stems and not typed:
             return None
-        prefixes = sorted(stems | set(typed), key=len, reverse=True)
-        candidates = re.compile(
-            r"(?<![^\W_])(?:" + "|".join(map(re.escape, prefixes)) + r")[^\W_]*", re.IGNORECASE
-        )
         known: dict[str, str | None] = {}
 
         def term_of(word: str) -> str | None:
@@ -361,13 +356,13 @@ class TantivyEngine:
                 known[word] = stemmed[0] if len(stemmed) == 1 and stemmed[0] in stems else None
             return known[word]
 
-        return candidates, term_of
+        return sorted(stems | set(typed), key=len, reverse=True), term_of
 
     def _hit(
         self,
         doc: tantivy.Document,
         score: float,
-        marks: tuple[re.Pattern[str], Callable[[str], str | None]] | None,
+        marks: tuple[list[str], Callable[[str], str | None]] | None,
     ) -> SearchHit:
         body = str(doc.get_first("body") or "")
         marked = snippet(body, *marks) if marks is not None else ""
