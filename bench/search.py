@@ -157,7 +157,7 @@ def _run(args: argparse.Namespace, work: Path) -> int:
         return 1
     started = time.perf_counter()
     sections = SectionCache()  # as the portal keeps one, for the updates below
-    docs = list(documents(model, sections))
+    docs = documents(model, sections)
     documents_s = time.perf_counter() - started
     del model
     counts = {t: sum(1 for d in docs if d.type == t) for t in ("page", "entity", "operation")}
@@ -445,7 +445,7 @@ def _update(
         t0 = time.perf_counter()
         model = load_model(Settings(root=root))
         t1 = time.perf_counter()
-        docs = list(documents(model, sections))
+        docs = documents(model, sections)
         t2 = time.perf_counter()
         removed, changed = changes({d.id: d.digest for d in indexed}, docs)
         t3 = time.perf_counter()

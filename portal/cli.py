@@ -68,8 +68,9 @@ def validate(root: Path | None, fmt: str, catalog_paths: tuple[str, ...], strict
     from portal.model import load_model
 
     settings = _settings(root, catalog_paths=list(catalog_paths) or None)
-    # With --catalog the run checks those catalog files alone, not the sites.
-    model = load_model(settings, with_docs=not catalog_paths)
+    # With --catalog the run checks those catalog files alone, not the sites (nor does
+    # it rewrite the caches, which would keep those files' parses alone).
+    model = load_model(settings, with_docs=not catalog_paths, cache=not catalog_paths)
     report = model.report
     failed = report.has_errors or (strict and bool(report.warnings))
     if fmt == "json":

@@ -23,6 +23,7 @@ from portal.catalog import (
     load_catalog,
     problem_at,
 )
+from portal.catalog.loader import collector_paused
 from portal.docs import DocSet, load_docs
 from portal.live.environments import read_environments
 from portal.problems import Problem, Report, display_path
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from portal.live import Environment
     from portal.scorecards import Scorecard
 
-__all__ = ["Model", "cache_dir", "load_model"]
+__all__ = ["Model", "cache_dir", "catalog_cache", "load_model"]
 
 TECHDOCS_REF = "backstage.io/techdocs-ref"
 
@@ -65,14 +66,25 @@ def load_model(
     """Load and check every source; every problem lands in ``model.report``.
 
     ``registered``: descriptors registered in the portal, composed after the files.
-    With ``cache``, pages' parses and API references computed before from the
-    same text are taken from :func:`cache_dir` (see ``portal.cache``).
+    With ``cache``, catalog files' YAML, pages' parses and API references computed
+    before from the same text are taken from :func:`cache_dir` (see ``portal.cache``).
     """
+    # The whole load, not the catalog alone: the pages read after the entities would
+    # otherwise set off full collections that walk every entity again.
+    with collector_paused():
+        return _load(settings, with_docs, registered, cache)
+
+
+def _load(
+    settings: Settings, with_docs: bool, registered: Sequence[Registered], cache: bool
+) -> Model:
     from portal.plugins import get_plugin_manager
     from portal.scorecards import load_scorecards
 
     pm = get_plugin_manager(settings.root)
-    result: LoadResult = load_catalog(settings, pm=pm, registered=registered)
+    result: LoadResult = load_catalog(
+        settings, pm=pm, registered=registered, cache=catalog_cache(settings) if cache else None
+    )
     report = result.report
     site = load_site_config(settings.root, report) if with_docs else None
     audiences = set(site.audiences) if site else set()
@@ -109,6 +121,20 @@ def load_model(
 def cache_dir(settings: Settings) -> Path:
     """Where builds keep what they can reuse: parses, staged sites, rendered pages."""
     return settings.root / ".cache" / "portal"
+
+
+def catalog_cache(settings: Settings) -> EntryCache:
+    """The catalog files' YAML documents, kept by each file's text (see CatalogSources)."""
+    return EntryCache(cache_dir(settings) / "parsed" / "catalog.pickle", _catalog_version())
+
+
+@functools.cache
+def _catalog_version() -> str:
+    import yaml
+
+    import portal.yamlio
+
+    return code_version(portal.yamlio) + yaml.__version__
 
 
 @functools.cache

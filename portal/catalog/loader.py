@@ -6,6 +6,7 @@ import copy
 import gc
 import glob
 import os
+import pickle
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from typing import Any
 
 import pluggy
 
+from portal.cache import EntryCache, content_key
 from portal.catalog.kinds import RELATION_PAIRS, KindSpec, registered_kinds
 from portal.catalog.model import Catalog, Entity, Origin, Relation
 from portal.catalog.refs import DEFAULT_NAMESPACE, EntityRef
@@ -32,6 +34,7 @@ __all__ = [
     "LoadResult",
     "Registered",
     "TextSource",
+    "collector_paused",
     "load_catalog",
     "relate",
 ]
@@ -78,12 +81,14 @@ def load_catalog(
     *,
     pm: pluggy.PluginManager | None = None,
     registered: Sequence[Registered] = (),
+    cache: EntryCache | None = None,
 ) -> LoadResult:
     """Read every file matching ``settings.catalog_paths`` and every Location they name.
 
     ``registered`` descriptors come after the files: a file's entity wins a name clash.
+    ``cache``: see :class:`CatalogSources`.
     """
-    return CatalogSources(settings, pm=pm).compose(registered)
+    return CatalogSources(settings, pm=pm, cache=cache).compose(registered)
 
 
 class CatalogSources:
@@ -91,21 +96,34 @@ class CatalogSources:
 
     The portal keeps one of these: registering a descriptor re-relates the entities
     already read instead of reading every file again.
+
+    ``cache`` keeps each file's YAML documents by the file's text (parsing is most of
+    a large catalog's load); it is saved once the files are read. Validation, Locations
+    and substitutions run on every load.
     """
 
-    def __init__(self, settings: Settings, *, pm: pluggy.PluginManager | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        pm: pluggy.PluginManager | None = None,
+        cache: EntryCache | None = None,
+    ) -> None:
         self.settings = settings
         self.pm = pm or get_plugin_manager(settings.root)
         self.kinds = registered_kinds(self.pm)
-        self._files = _Loader(settings, self.kinds)
-        with _collector_paused():
+        self._files = _Loader(settings, self.kinds, cache)
+        with collector_paused():
             self._files.run()
+        if cache is not None:
+            cache.save()
+            self._files.cache = None  # its entries are not needed again
 
     def compose(self, registered: Sequence[Registered] = ()) -> LoadResult:
         """The catalog of the files plus ``registered``, related, with every problem."""
         extra = _Loader(self.settings, self.kinds)
         extra.skip(self._files.seen)
-        with _collector_paused():
+        with collector_paused():
             for source in registered:
                 extra.read_registered(source)
             report = Report()
@@ -129,7 +147,7 @@ class CatalogSources:
         """
         alone = _Loader(self.settings, self.kinds)
         alone.skip(self._files.seen)
-        with _collector_paused():
+        with collector_paused():
             alone.read_registered(source)
         report = Report()
         report.extend(alone.report)
@@ -166,8 +184,22 @@ class CheckResult:
     clashes: list[tuple[Entity, Entity]]
 
 
+def _realpath(path: str, folders: dict[str, str]) -> str:
+    """``os.path.realpath(path)``, with the real path of each folder worked out once.
+
+    ``path`` comes from glob, so its last part is a name (never "." or ".."): the
+    real path is the folder's real path joined to it, unless the name is a symlink.
+    """
+    folder, name = os.path.split(path)
+    real_folder = folders.get(folder)
+    if real_folder is None:
+        real_folder = folders[folder] = os.path.realpath(folder)
+    joined = os.path.join(real_folder, name)
+    return os.path.realpath(joined) if os.path.islink(joined) else joined
+
+
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     # A load builds many small objects and no reference cycles worth collecting;
     # pausing the cyclic collector meanwhile saves it from scanning them repeatedly.
     collecting = gc.isenabled()
@@ -180,9 +212,12 @@ def _collector_paused() -> Iterator[None]:
 
 
 class _Loader:
-    def __init__(self, settings: Settings, kinds: dict[str, KindSpec]) -> None:
+    def __init__(
+        self, settings: Settings, kinds: dict[str, KindSpec], cache: EntryCache | None = None
+    ) -> None:
         self.root = settings.root.resolve()
         self.kinds = kinds
+        self.cache = cache
         self.resolver = SourceResolver(
             self.root,
             limits_of(settings),
@@ -207,9 +242,10 @@ class _Loader:
     def run(self) -> None:
         for pattern in self.patterns:
             matches = sorted(glob.glob(str(self.root / pattern), recursive=True))
+            folders: dict[str, str] = {}
             for match in matches:
                 # realpath: a symlink is judged by where it leads (see SourceResolver).
-                real = os.path.realpath(match)
+                real = _realpath(match, folders)
                 if real.startswith(self.resolver.display_root) and os.path.isfile(real):
                     self._enqueue(_Pending(Path(real)))
                 elif not real.startswith(self.resolver.display_root):
@@ -280,7 +316,7 @@ class _Loader:
         its author read files of the portal's host.
         """
         try:
-            documents = load_documents(text, self.resolver.limits)
+            documents = self._documents(text)
         except YamlError as exc:
             self.report.add(Problem(display, exc.message, "error", exc.line, exc.column))
             return False
@@ -344,6 +380,24 @@ class _Loader:
             if entity.ref.kind == "location":
                 self._follow(entity, source)
         return True
+
+    def _documents(self, text: str) -> list[Any]:
+        """The documents of ``text``, from the cache when the same text was parsed before.
+
+        The cache holds them pickled, so every load gets its own copies to substitute
+        into; a text that does not parse is not kept, and is reported on every load.
+        """
+        limits = self.resolver.limits
+        if self.cache is None:
+            return load_documents(text, limits)
+        key = content_key(text, repr(limits))
+        kept: bytes | None = self.cache.get(key)
+        if kept is not None:
+            documents: list[Any] = pickle.loads(kept)
+            return documents
+        documents = load_documents(text, limits)
+        self.cache.put(key, pickle.dumps(documents, protocol=pickle.HIGHEST_PROTOCOL))
+        return documents
 
     def _emitter(self, origin: Origin) -> Emit:
         def emit(path: KeyPath, message: str, severity: Severity) -> None:

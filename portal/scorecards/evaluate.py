@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 from portal.catalog.kinds import registered_kinds
-from portal.catalog.loader import _collector_paused
+from portal.catalog.loader import collector_paused
 from portal.catalog.model import Catalog, Entity
 from portal.catalog.refs import EntityRef
 from portal.problems import Report
@@ -71,7 +71,7 @@ def evaluate(
     exemptions = _Exemptions()
     results = []
     # Like a catalog load, evaluation makes many small objects and no cycles to collect.
-    with _collector_paused():
+    with collector_paused():
         for scorecard in chosen:
             rows = [
                 evaluate_entity(scorecard, entity, ctx, exemptions.of(entity, scorecard.name))

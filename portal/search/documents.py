@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from portal.catalog.loader import collector_paused
 from portal.sites import urls
 
 if TYPE_CHECKING:
@@ -121,11 +122,19 @@ class SectionCache:
         self._entries, self._used = self._used, {}
 
 
-def documents(model: Model, cache: SectionCache | None = None) -> Iterator[SearchDoc]:
+def documents(model: Model, cache: SectionCache | None = None) -> list[SearchDoc]:
     """Every page section, entity and API operation of ``model``, in a stable order.
 
     ``cache``: re-use the sections of pages that have not changed since its last use.
+    Made with the cyclic collector paused: tens of thousands of new documents would
+    otherwise set off full collections that walk the whole model, several times the
+    work of making them.
     """
+    with collector_paused():
+        return list(_documents(model, cache))
+
+
+def _documents(model: Model, cache: SectionCache | None) -> Iterator[SearchDoc]:
 
     def sections(page: DocPage, names: tuple[str, ...], prefix: str = "") -> Iterable[SearchDoc]:
         if cache is None:

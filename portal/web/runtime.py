@@ -192,7 +192,9 @@ class Portal:
     def start(self) -> None:
         self.db.migrate()
         self.site_store.start()
-        self._sources = CatalogSources(self.settings)
+        from portal.model import catalog_cache
+
+        self._sources = CatalogSources(self.settings, cache=catalog_cache(self.settings))
         self.refresh()
         self.replicas.start()  # leases taken before the first background work asks for one
         self.live.start()
@@ -255,7 +257,7 @@ class Portal:
         """Every search document of the repository plus what is registered now."""
         from portal.search import documents
 
-        return list(documents(self.background_model(), self._sections))
+        return documents(self.background_model(), self._sections)
 
     def load_docs(self) -> None:
         """Read the docs (for the home page) and when each source last changed."""
