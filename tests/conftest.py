@@ -65,6 +65,15 @@ def component(name: str = "orders", owner: str = "team-a", **spec: Any) -> str:
     )
 
 
+def api(definition: str) -> str:
+    """The API orders-api, owned by team-a, whose ``definition`` is the line given."""
+    return (
+        "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: orders-api\n"
+        "spec:\n  type: openapi\n  lifecycle: production\n  owner: team-a\n"
+        f"  definition:\n    {definition}\n"
+    )
+
+
 GROUP_A = """\
 apiVersion: backstage.io/v1alpha1
 kind: Group

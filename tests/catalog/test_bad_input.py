@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from portal.catalog import parse_ref
-from tests.conftest import GROUP_A, MakeCatalog, component, formatted
+from tests.conftest import GROUP_A, MakeCatalog, api, component, formatted
 
 HEADER = "apiVersion: backstage.io/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\n"
 
@@ -301,14 +301,6 @@ def test_dangling_ref_names_file_and_line(make_catalog: MakeCatalog) -> None:
 
 
 # -- $text / $json / $yaml and Location targets may not leave the repository --------
-
-
-def api(definition: str) -> str:
-    return (
-        "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: orders-api\n"
-        "spec:\n  type: openapi\n  lifecycle: production\n  owner: team-a\n"
-        f"  definition:\n    {definition}\n"
-    )
 
 
 @pytest.mark.parametrize(

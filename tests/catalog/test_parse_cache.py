@@ -13,20 +13,16 @@ from portal.cache import EntryCache
 from portal.catalog import EntityRef, LoadResult, load_catalog, parse_ref
 from portal.model import catalog_cache, load_model
 from portal.settings import Settings
-from tests.conftest import BACKSTAGE_EXAMPLES, GROUP_A, component, formatted, write_files
+from tests.conftest import (
+    BACKSTAGE_EXAMPLES,
+    GROUP_A,
+    api,
+    component,
+    formatted,
+    write_files,
+)
 
-API_WITH_TEXT = """\
-apiVersion: backstage.io/v1alpha1
-kind: API
-metadata:
-  name: orders-api
-spec:
-  type: openapi
-  lifecycle: production
-  owner: team-a
-  definition:
-    $text: ./orders.openapi.yaml
-"""
+API_WITH_TEXT = api("$text: ./orders.openapi.yaml")
 
 OPENAPI = """\
 openapi: 3.0.0
