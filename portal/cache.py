@@ -9,7 +9,9 @@ kept, never checks against other sources: those run again on every load.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
 import pickle
 import sys
@@ -21,6 +23,8 @@ from typing import Any
 __all__ = ["EntryCache", "code_version", "content_key"]
 
 _FORMAT = 1
+
+log = logging.getLogger(__name__)
 
 
 def code_version(*modules: ModuleType) -> str:
@@ -82,10 +86,18 @@ class EntryCache:
         """Write the entries used since loading, if any was added or one went unused."""
         if self.path is None or not (self._changed or self._used.keys() != self._old.keys()):
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         # Per process and thread: the portal's workers (search, scorecards) load models at once.
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        with open(tmp, "wb") as fh:
-            pickle.dump((self.version, self._used), fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as fh:
+                pickle.dump((self.version, self._used), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            # A cache that cannot be written (a full disk, a read-only folder) costs the
+            # next run its parses, never this run its result.
+            log.warning("cache %s not saved: %s", self.path, exc)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            return
         self._old, self._changed = dict(self._used), False

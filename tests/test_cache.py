@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import pytest
 
 import portal.docs
 from portal.cache import EntryCache, code_version, content_key
@@ -53,3 +56,18 @@ def test_keys_and_versions_follow_their_inputs() -> None:
     assert content_key("a", "b") == content_key("a", "b")
     assert code_version(portal.docs) == code_version(portal.docs)
     assert code_version(portal.docs) != code_version(portal.docs.markdown)
+
+
+def test_a_cache_that_cannot_be_written_is_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The cache's folder is a file: nothing can be written under it, and the run goes on.
+    (tmp_path / "blocked").write_text("not a folder")
+    path = tmp_path / "blocked" / "entries.pickle"
+    cache = EntryCache(path, "v1")
+    cache.put("a", 1)
+    with caplog.at_level(logging.WARNING, logger="portal.cache"):
+        cache.save()
+    assert f"cache {path} not saved" in caplog.text
+    assert cache.get("a") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocked"]
