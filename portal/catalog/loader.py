@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import gc
 import glob
 import os
 import pickle
+import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -187,10 +189,13 @@ class CheckResult:
 def _realpath(path: str, folders: dict[str, str]) -> str:
     """``os.path.realpath(path)``, with the real path of each folder worked out once.
 
-    ``path`` comes from glob, so its last part is a name (never "." or ".."): the
-    real path is the folder's real path joined to it, unless the name is a symlink.
+    When the last part of ``path`` is a name, the real path is its folder's real path
+    joined to it, unless the name is a symlink. A pattern may also end in "." or ".."
+    (glob yields them as they are): those go to ``os.path.realpath`` whole.
     """
     folder, name = os.path.split(path)
+    if name in ("", ".", ".."):
+        return os.path.realpath(path)
     real_folder = folders.get(folder)
     if real_folder is None:
         real_folder = folders[folder] = os.path.realpath(folder)
@@ -198,17 +203,34 @@ def _realpath(path: str, folders: dict[str, str]) -> str:
     return os.path.realpath(joined) if os.path.islink(joined) else joined
 
 
+_pauses = threading.Lock()
+_paused = 0  # loads under way in any thread
+_was_collecting = False
+
+
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    # A load builds many small objects and no reference cycles worth collecting;
-    # pausing the cyclic collector meanwhile saves it from scanning them repeatedly.
-    collecting = gc.isenabled()
-    gc.disable()
+    """Pause the cyclic collector until the last load under way, in any thread, ends.
+
+    A load builds many small objects and no reference cycles worth collecting;
+    pausing the collector meanwhile saves it from scanning them again and again.
+    The switch is process-wide, so overlapping loads (the portal's workers) count
+    themselves in and out: the first one in notes whether it was on, the last one
+    out puts it back.
+    """
+    global _paused, _was_collecting
+    with _pauses:
+        if _paused == 0:
+            _was_collecting = gc.isenabled()
+            gc.disable()
+        _paused += 1
     try:
         yield
     finally:
-        if collecting:
-            gc.enable()
+        with _pauses:
+            _paused -= 1
+            if _paused == 0 and _was_collecting:
+                gc.enable()
 
 
 class _Loader:
@@ -393,10 +415,17 @@ class _Loader:
         key = content_key(text, repr(limits))
         kept: bytes | None = self.cache.get(key)
         if kept is not None:
-            documents: list[Any] = pickle.loads(kept)
-            return documents
+            with contextlib.suppress(RecursionError):
+                documents: list[Any] = pickle.loads(kept)
+                return documents
         documents = load_documents(text, limits)
-        self.cache.put(key, pickle.dumps(documents, protocol=pickle.HIGHEST_PROTOCOL))
+        try:
+            blob = pickle.dumps(documents, protocol=pickle.HIGHEST_PROTOCOL)
+        except RecursionError:
+            # Nested deeper than pickle goes (a raised PORTAL_MAX_YAML_DEPTH): parsed
+            # on every load instead.
+            return documents
+        self.cache.put(key, blob)
         return documents
 
     def _emitter(self, origin: Origin) -> Emit:

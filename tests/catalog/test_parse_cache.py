@@ -147,3 +147,18 @@ def test_validate_with_catalog_paths_leaves_the_cache_whole(tmp_path: Path) -> N
     assert "team-a" in run.stdout
     assert _stamp(path) == written
     assert len(EntryCache(path, catalog_cache(whole).version)._old) == 2
+
+
+def test_a_document_too_deep_to_pickle_is_parsed_on_every_load(tmp_path: Path) -> None:
+    # Allowed by a raised depth limit, nested deeper than pickle goes: the load works
+    # as it does without a cache, and nothing is kept for it.
+    deep = "a: " + "[" * 600 + "]" * 600 + "\n"
+    write_files(tmp_path, {"catalog/deep.yaml": deep, "catalog/team.yaml": GROUP_A})
+    options = Settings(root=tmp_path, max_yaml_depth=1000)
+    plain = load_catalog(options)
+    # Read as YAML, and refused only as a catalog document (it has no kind).
+    assert plain.files == 2 and not any("YAML" in p.message for p in plain.report.errors)
+    for _ in range(2):
+        assert formatted(load_catalog(options, cache=catalog_cache(options))) == formatted(plain)
+    path = tmp_path / ".cache" / "portal" / "parsed" / "catalog.pickle"
+    assert len(EntryCache(path, catalog_cache(options).version)._old) == 1  # the team's file
