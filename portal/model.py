@@ -11,6 +11,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from portal.cache import EntryCache, code_version, content_key
@@ -128,33 +129,30 @@ def catalog_cache(settings: Settings) -> EntryCache:
     return EntryCache(cache_dir(settings) / "parsed" / "catalog.pickle", _catalog_version())
 
 
-@functools.cache
 def _catalog_version() -> str:
-    import yaml
-
-    import portal.yamlio
-
-    return code_version(portal.yamlio) + yaml.__version__
+    return _read_with()
 
 
-@functools.cache
 def pages_cache_version() -> str:
-    import yaml
-
     import portal.docs
-    import portal.yamlio
 
-    return code_version(portal.docs, portal.yamlio) + yaml.__version__
+    return _read_with(portal.docs)
+
+
+def _apis_version() -> str:
+    import portal.apis
+
+    return _read_with(portal.apis)
 
 
 @functools.cache
-def _apis_version() -> str:
+def _read_with(*modules: ModuleType) -> str:
+    """The version of parses made by ``modules`` reading YAML through portal.yamlio."""
     import yaml
 
-    import portal.apis
     import portal.yamlio
 
-    return code_version(portal.apis, portal.yamlio) + yaml.__version__
+    return code_version(*modules, portal.yamlio) + yaml.__version__
 
 
 def _entity_docs(model: Model, entity: Entity, audiences: set[str], cache: EntryCache) -> None:
